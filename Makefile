@@ -1,0 +1,34 @@
+# elkit: `make demo` runs the main job on the shipped examples, `make test` runs the whole test suite.
+# Both create .venv and install everything (torch pinned to 2.13.0 first, then the rest with that pin as a
+# constraint so pip never swaps in a CUDA build).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUTPUT := output
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spacy]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(OUTPUT)
+	$(BIN)/elkit apply examples/pipeline.toml examples/texts.jsonl $(OUTPUT)/demo.jsonl
+	$(BIN)/elkit stats $(OUTPUT)/demo.jsonl
+	$(BIN)/elkit stats examples/corpus/news.conll
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(OUTPUT) .pytest_cache .ruff_cache .hypothesis

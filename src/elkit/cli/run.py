@@ -1,0 +1,62 @@
+"""``elkit apply``: run a pipeline over texts and write annotated documents as JSONL."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from elkit.cli.main import app, error_console
+from elkit.cli.progress import track
+from elkit.corpora import ReadReport
+from elkit.corpora.jsonl import write_jsonl
+from elkit.corpora.texts import read_texts
+from elkit.doc import Doc
+from elkit.pipeline import load
+
+__all__ = ["apply"]
+
+
+
+@app.command()
+def apply(
+    model: Path = typer.Argument(..., help="A saved pipeline directory or a pipeline config (.toml)."),
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="Texts: .txt (one a line) or JSONL with 'text'."),
+    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="JSONL file to write the documents to."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Documents per batch."),
+    n_process: int = typer.Option(1, "--n-process", min=1, help="Worker processes."),
+    lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+) -> None:
+    """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
+    nlp = load(model)
+    report = ReadReport()
+    items = read_texts(input_path, max_length=nlp.max_length, on_error="skip" if lenient else "raise",
+                       report=report)
+    for_texts, for_meta = itertools.tee(items)
+    docs = nlp.pipe((text for text, _ in for_texts), batch_size=batch_size, n_process=n_process)
+    labels: Counter[str] = Counter()
+    linked = 0
+    started = time.perf_counter()
+
+    def annotated() -> Iterator[Doc]:
+        nonlocal linked
+        for doc, (_, meta) in zip(docs, for_meta, strict=True):
+            doc.meta.update(meta)
+            labels.update(span.label for span in doc.ents)
+            linked += sum(span.is_linked for span in doc.ents)
+            yield doc
+
+    with open(output_path, "w", encoding="utf-8") as output:
+        written = write_jsonl(track(annotated(), f"{' → '.join(nlp.pipe_names) or 'tokenizer'}", error_console),
+                              output)
+    seconds = time.perf_counter() - started
+    typer.echo(f"pipeline: {', '.join(nlp.pipe_names) or '(tokenizer only)'}")
+    typer.echo(f"wrote {written:,} documents to {output_path} in {seconds:.2f} s")
+    per_label = ", ".join(f"{label} {count:,}" for label, count in sorted(labels.items())) or "none"
+    typer.echo(f"entities: {sum(labels.values()):,} ({per_label}); linked: {linked:,}")
+    if lenient:
+        typer.echo(f"skipped {report.skipped_count:,} bad input lines", err=True)

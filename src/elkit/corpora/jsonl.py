@@ -1,0 +1,84 @@
+"""JSON Lines in the Prodigy task format, one document a line (see :mod:`elkit.doc.task`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines
+from elkit.doc import Doc
+from elkit.doc.task import doc_from_task, doc_to_task
+from elkit.errors import FormatError
+from elkit.tokenize import Tokenizer
+
+__all__ = ["read_jsonl", "write_jsonl"]
+
+
+def read_jsonl(
+    path: str | Path,
+    *,
+    tokenizer: Tokenizer | None = None,
+    labels: Collection[str] | None = None,
+    spans_key: str | None = None,
+    on_error: OnError = "raise",
+    report: ReadReport | None = None,
+) -> Iterator[Doc]:
+    """Stream documents from a JSONL file of Prodigy tasks; blank lines are ignored.
+
+    Args:
+        path: The file.
+        tokenizer: Tokenizes tasks that have no "tokens"; span offsets become token boundaries.
+        labels: When given, a span label outside this set is an error.
+        spans_key: Read spans into ``doc.spans[spans_key]`` (overlaps allowed) instead of ``doc.ents``.
+        on_error: "raise" stops at the first bad line; "skip" skips it and counts it.
+        report: Collects skipped records.
+
+    Raises:
+        FormatError: Invalid JSON, a missing or mistyped field, or misaligned span offsets, naming file, line
+            and field.
+    """
+    tokenizer = tokenizer or Tokenizer()
+    line: Line
+    for line in iter_lines(path):
+        number, text = line
+        if isinstance(text, FormatError):
+            handle(text, on_error, report)
+            continue
+        if not text.strip():
+            continue
+        try:
+            task = json.loads(text)
+        except json.JSONDecodeError as error:
+            handle(FormatError(f"invalid JSON: {error.msg} at column {error.colno}", path=path, line=number),
+                   on_error, report)
+            continue
+        try:
+            doc = doc_from_task(task, tokenizer, labels=labels, spans_key=spans_key)
+        except FormatError as error:
+            handle(error.at(path, number), on_error, report)
+            continue
+        yield doc
+
+
+def write_jsonl(
+    docs: Iterable[Doc], output: TextIO, *, include_tokens: bool | None = None, spans_key: str | None = None
+) -> int:
+    """Write documents as Prodigy tasks, one JSON object a line (UTF-8, not ASCII-escaped).
+
+    Args:
+        docs: The documents.
+        output: A text stream.
+        include_tokens: Write "tokens"; by default as the document was read (always for other sources).
+        spans_key: Write this span group instead of ``doc.ents``.
+
+    Returns:
+        The number of documents written.
+    """
+    count = 0
+    for doc in docs:
+        task = doc_to_task(doc, include_tokens=include_tokens, spans_key=spans_key)
+        output.write(json.dumps(task, ensure_ascii=False) + "\n")
+        count += 1
+    return count

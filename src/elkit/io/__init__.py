@@ -1,0 +1,5 @@
+"""Saving and loading: named writers and readers over a directory, and a manifest with versions."""
+
+from elkit.io.disk import MANIFEST_NAME, from_disk, read_manifest, to_disk, write_manifest
+
+__all__ = ["MANIFEST_NAME", "from_disk", "read_manifest", "to_disk", "write_manifest"]

@@ -1,0 +1,301 @@
+"""Pipeline: a tokenizer and named components applied in order, built from a config, saved with a manifest."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import pickle
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from elkit.config import ComponentConfig, NlpConfig, PipelineConfig, load_config, save_config
+from elkit.doc import Doc
+from elkit.errors import ConfigError, DataError, ModelError
+from elkit.io import MANIFEST_NAME, read_manifest, write_manifest
+from elkit.pipeline.component import Component
+from elkit.registry import factories, tokenizers
+from elkit.tokenize import Tokenizer
+
+__all__ = ["Pipeline", "load"]
+
+_CONFIG_NAME = "config.toml"
+_TOKENIZER_DIR = "tokenizer"
+
+
+class Pipeline:
+    """Text in, annotated ``Doc`` out: the tokenizer, then each component in order.
+
+    Args:
+        tokenizer: The tokenizer; a default ``Tokenizer()`` when None.
+        lang: Language code, recorded in the config.
+        max_length: Longest text accepted, in characters (longer texts are an error: split them first).
+        tokenizer_factory: The registered name that rebuilds the tokenizer from its settings.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer | None = None,
+        *,
+        lang: str = "en",
+        max_length: int = 1_000_000,
+        tokenizer_factory: str = "elkit.Tokenizer.v1",
+    ) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        self.lang = lang
+        self.max_length = max_length
+        self.tokenizer_factory = tokenizer_factory
+        self._components: list[tuple[str, Component]] = []
+        self._factories: dict[str, str] = {}
+
+    # --- building -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig | dict[str, Any] | str | Path) -> Pipeline:
+        """Build a pipeline from a config (object, plain dict or TOML path); components are not trained.
+
+        Raises:
+            ConfigError: An invalid config or unknown factory.
+        """
+        if isinstance(config, str | Path):
+            config = load_config(config)
+        elif isinstance(config, dict):
+            config = PipelineConfig.from_dict(config)
+        from elkit.pipeline import factories as _builtins  # noqa: F401 - registers the built-in factories
+
+        tokenizer_section = config.nlp.tokenizer
+        tokenizer = tokenizers.make(tokenizer_section.factory, tokenizer_section.settings)
+        nlp = cls(tokenizer, lang=config.nlp.lang, max_length=config.nlp.max_length,
+                  tokenizer_factory=tokenizer_section.factory)
+        for name in config.nlp.pipeline:
+            section = config.components[name]
+            nlp.add_pipe(section.factory, name=name, config=section.settings)
+        return nlp
+
+    @property
+    def pipe_names(self) -> list[str]:
+        """Component names in order."""
+        return [name for name, _ in self._components]
+
+    @property
+    def components(self) -> list[tuple[str, Component]]:
+        """(name, component) pairs in order."""
+        return list(self._components)
+
+    def add_pipe(
+        self,
+        factory: str,
+        name: str | None = None,
+        *,
+        config: dict[str, Any] | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        first: bool = False,
+        last: bool = False,
+    ) -> Component:
+        """Build a component from a registered factory and insert it.
+
+        Args:
+            factory: Registered name, such as "elkit.Sentencizer.v1".
+            name: The component's name in this pipeline; by default the factory's short name in lower case
+                ("sentencizer").
+            config: Settings for the factory.
+            before: Insert before this component.
+            after: Insert after this component.
+            first: Insert first.
+            last: Insert last (the default).
+
+        Returns:
+            The new component.
+
+        Raises:
+            ConfigError: Unknown factory or setting, a taken name, or conflicting position arguments.
+        """
+        from elkit.pipeline import factories as _builtins  # noqa: F401 - registers the built-in factories
+
+        name = name or factory.split(".")[-2].lower()
+        if name in self._factories:
+            raise ConfigError(f"a component named {name!r} is already in the pipeline: {self.pipe_names}")
+        component = factories.make(factory, config or {}, name=name)
+        self._insert(name, component, before=before, after=after, first=first, last=last)
+        self._factories[name] = factory
+        return component
+
+    def _insert(self, name: str, component: Component, *, before: str | None, after: str | None, first: bool,
+                last: bool) -> None:
+        if sum(bool(option) for option in (before, after, first, last)) > 1:
+            raise ConfigError("give at most one of before, after, first and last")
+        if not isinstance(component, Component):
+            raise ConfigError(f"{name!r} does not implement the component contract (see elkit.pipeline.Component)")
+        position = len(self._components)
+        if first:
+            position = 0
+        elif before is not None or after is not None:
+            anchor = before if before is not None else after
+            if anchor not in self.pipe_names:
+                raise ConfigError(f"no component named {anchor!r}; the pipeline has {self.pipe_names}")
+            position = self.pipe_names.index(anchor) + (1 if after is not None else 0)
+        self._components.insert(position, (name, component))
+
+    def get_pipe(self, name: str) -> Component:
+        """Return the component called ``name``.
+
+        Raises:
+            ConfigError: When there is none.
+        """
+        for component_name, component in self._components:
+            if component_name == name:
+                return component
+        raise ConfigError(f"no component named {name!r}; the pipeline has {self.pipe_names}")
+
+    def has_pipe(self, name: str) -> bool:
+        """True if a component called ``name`` is in the pipeline."""
+        return name in self._factories
+
+    def remove_pipe(self, name: str) -> Component:
+        """Remove the component called ``name`` and return it."""
+        component = self.get_pipe(name)
+        self._components = [(other, item) for other, item in self._components if other != name]
+        del self._factories[name]
+        return component
+
+    @property
+    def config(self) -> PipelineConfig:
+        """The config that rebuilds this pipeline (learned state comes from ``to_disk``)."""
+        return PipelineConfig(
+            nlp=NlpConfig(
+                lang=self.lang,
+                pipeline=self.pipe_names,
+                tokenizer=ComponentConfig(factory=self.tokenizer_factory, **self.tokenizer.to_dict()),
+                max_length=self.max_length,
+            ),
+            components={
+                name: ComponentConfig(factory=self._factories[name], **component.config)
+                for name, component in self._components
+            },
+        )
+
+    # --- running --------------------------------------------------------------------------------------------
+
+    def make_doc(self, text: str) -> Doc:
+        """Tokenize ``text`` into a ``Doc`` without running components.
+
+        Raises:
+            DataError: When ``text`` is not a string or is longer than ``max_length``.
+        """
+        if not isinstance(text, str):
+            raise DataError(f"expected a text (str), got {type(text).__name__}")
+        if len(text) > self.max_length:
+            raise DataError(
+                f"text of {len(text):,} characters is longer than max_length={self.max_length:,}; split it into "
+                f"smaller documents or raise max_length in the [nlp] config"
+            )
+        return self.tokenizer(text)
+
+    def __call__(self, text: str | Doc) -> Doc:
+        """Run the pipeline on one text (or an already tokenized ``Doc``)."""
+        doc = text if isinstance(text, Doc) else self.make_doc(text)
+        for _, component in self._components:
+            doc = component(doc)
+        return doc
+
+    def pipe(self, texts: Iterable[str | Doc], *, batch_size: int = 256, n_process: int = 1) -> Iterator[Doc]:
+        """Run the pipeline over a stream of texts, in order, lazily.
+
+        Args:
+            texts: Texts or ``Doc`` objects.
+            batch_size: Documents per batch handed to each component (and to each worker process).
+            n_process: Worker processes; 1 runs in this process. Each worker gets a copy of the pipeline.
+
+        Yields:
+            Annotated documents, in input order.
+        """
+        if batch_size < 1 or n_process < 1:
+            raise ConfigError("batch_size and n_process must be at least 1")
+        if n_process == 1:
+            docs: Iterable[Doc] = (text if isinstance(text, Doc) else self.make_doc(text) for text in texts)
+            for _, component in self._components:
+                docs = component.pipe(docs, batch_size=batch_size)
+            yield from docs
+            return
+        yield from self._pipe_multiprocess(texts, batch_size, n_process)
+
+    def _pipe_multiprocess(self, texts: Iterable[str | Doc], batch_size: int, n_process: int) -> Iterator[Doc]:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        iterator = iter(texts)
+        batches = iter(lambda: list(itertools.islice(iterator, batch_size)), [])
+        with context.Pool(n_process, initializer=_worker_init, initargs=(pickle.dumps(self),)) as pool:
+            for batch in pool.imap(_worker_run, batches, chunksize=1):
+                yield from batch
+
+    # --- saving ---------------------------------------------------------------------------------------------
+
+    def to_disk(self, path: str | Path) -> None:
+        """Save to a directory: ``manifest.json``, ``config.toml``, the tokenizer, one folder per component."""
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_config(self.config, directory / _CONFIG_NAME)
+        (directory / _TOKENIZER_DIR).mkdir(exist_ok=True)
+        for name, component in self._components:
+            (directory / name).mkdir(exist_ok=True)
+            component.to_disk(directory / name)
+        write_manifest(
+            directory / MANIFEST_NAME,
+            {
+                "lang": self.lang,
+                "pipeline": [{"name": name, "factory": self._factories[name]} for name in self.pipe_names],
+                "config": _CONFIG_NAME,
+            },
+        )
+
+    @classmethod
+    def from_disk(cls, path: str | Path) -> Pipeline:
+        """Load a pipeline saved by ``to_disk``.
+
+        Raises:
+            ModelError: A missing or inconsistent directory.
+            ConfigError: Its config names an unknown factory.
+        """
+        directory = Path(path)
+        manifest = read_manifest(directory / MANIFEST_NAME)
+        nlp = cls.from_config(load_config(directory / manifest.get("config", _CONFIG_NAME)))
+        recorded = [entry.get("name") for entry in manifest.get("pipeline", [])]
+        if recorded != nlp.pipe_names:
+            raise ModelError(f"{directory}: manifest lists components {recorded}, config has {nlp.pipe_names}")
+        for name, component in nlp._components:
+            if not (directory / name).is_dir():
+                raise ModelError(f"{directory}: missing the folder of component {name!r}")
+            component.from_disk(directory / name)
+        return nlp
+
+    def __repr__(self) -> str:
+        return f"Pipeline(lang={self.lang!r}, pipeline={self.pipe_names})"
+
+
+_WORKER_PIPELINE: Pipeline | None = None
+
+
+def _worker_init(pipeline_bytes: bytes) -> None:
+    global _WORKER_PIPELINE
+    _WORKER_PIPELINE = pickle.loads(pipeline_bytes)
+
+
+def _worker_run(batch: list[str | Doc]) -> list[Doc]:
+    if _WORKER_PIPELINE is None:
+        raise ModelError("worker process has no pipeline")
+    return list(_WORKER_PIPELINE.pipe(batch, batch_size=len(batch) or 1))
+
+
+def load(path: str | Path) -> Pipeline:
+    """Load a pipeline: a directory saved with ``Pipeline.to_disk``, or a TOML config file (untrained).
+
+    Raises:
+        ModelError: When ``path`` is neither.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return Pipeline.from_disk(target)
+    if target.is_file() and target.suffix == ".toml":
+        return Pipeline.from_config(target)
+    raise ModelError(f"{path}: not a pipeline directory (with {MANIFEST_NAME}) or a .toml config file")

@@ -1,0 +1,82 @@
+"""The component contract, run over every registered component factory."""
+
+import pickle
+
+import pytest
+
+import elkit.pipeline.factories  # noqa: F401 - registers the built-in factories
+from elkit.doc.task import doc_to_task
+from elkit.pipeline import Component, Pipeline
+from elkit.registry import factories
+
+TEXTS = [
+    "Dr. Smith went to Washington. He met the U.S. president on Jan. 5!",
+    "No entities here at all",
+    "",
+    "Multi-line text.\n\nA new paragraph: \"quoted.\" Done?",
+    "Émile Zola écrivit « J'accuse…! » en 1898. Puis il partit.",
+]
+
+
+@pytest.fixture(params=factories.names())
+def pipeline(request) -> Pipeline:
+    nlp = Pipeline()
+    nlp.add_pipe(request.param, name="component")
+    return nlp
+
+
+def snapshot(doc):
+    groups = {name: [span.to_dict() for span in spans] for name, spans in doc.spans.items()}
+    return doc_to_task(doc), doc.sentence_starts, groups
+
+
+def test_implements_the_protocol(pipeline):
+    component = pipeline.get_pipe("component")
+    assert isinstance(component, Component)
+    assert component.name == "component"
+    assert isinstance(component.config, dict)
+
+
+def test_call_and_pipe_agree(pipeline):
+    by_call = [snapshot(pipeline(text)) for text in TEXTS]
+    for batch_size in (1, 2, 100):
+        assert [snapshot(doc) for doc in pipeline.pipe(TEXTS, batch_size=batch_size)] == by_call
+
+
+def test_call_returns_the_doc_and_keeps_text(pipeline):
+    component = pipeline.get_pipe("component")
+    for text in TEXTS:
+        doc = pipeline.make_doc(text)
+        words = doc.words
+        assert component(doc) is doc
+        assert doc.text == text and doc.words == words
+
+
+def test_bytes_and_disk_round_trip(pipeline, tmp_path):
+    component = pipeline.get_pipe("component")
+    data = component.to_bytes()
+    assert isinstance(data, bytes)
+    rebuilt = Pipeline.from_config(pipeline.config)
+    rebuilt.get_pipe("component").from_bytes(data)
+    assert [snapshot(doc) for doc in rebuilt.pipe(TEXTS)] == [snapshot(pipeline(text)) for text in TEXTS]
+    pipeline.to_disk(tmp_path / "model")
+    loaded = Pipeline.from_disk(tmp_path / "model")
+    assert loaded.config == pipeline.config
+    assert [snapshot(loaded(text)) for text in TEXTS] == [snapshot(pipeline(text)) for text in TEXTS]
+
+
+def test_pickles_for_worker_processes(pipeline):
+    restored = pickle.loads(pickle.dumps(pipeline))
+    assert [snapshot(restored(text)) for text in TEXTS] == [snapshot(pipeline(text)) for text in TEXTS]
+
+
+def test_constructor_does_no_work(pipeline, monkeypatch):
+    """Building from the config must not touch files or the network."""
+    import builtins
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("component constructors must not open files")
+
+    config = pipeline.config
+    monkeypatch.setattr(builtins, "open", no_open)
+    Pipeline.from_config(config)
