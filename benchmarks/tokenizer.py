@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def read_documents(path: Path) -> list[str]:
     return ["\n".join(" ".join(words) for words in sentences) for sentences in documents if sentences]
 
 
-def time_run(tokenize: Callable[[str], list[tuple[int, int]]], texts: list[str]) -> float:
+def time_run(tokenize: Callable[[str], object], texts: list[str]) -> float:
     """Return the seconds ``tokenize`` takes over all texts."""
     started = time.perf_counter()
     for text in texts:
@@ -82,24 +83,35 @@ def main() -> None:
     def run_spacy(text: str) -> object:
         return nlp.make_doc(text)
 
-    elkit_offsets = [
-        list(zip(*tokenizer.tokenize_offsets(text), strict=True)) for text in texts
-    ]
+    elkit_offsets = [list(zip(*tokenizer.tokenize_offsets(text), strict=True)) for text in texts]
+    spacy_docs = [nlp.make_doc(text) for text in texts]
     spacy_offsets = [
-        [(token.idx, token.idx + len(token.text)) for token in nlp.make_doc(text) if not token.is_space]
-        for text in texts
+        [(token.idx, token.idx + len(token.text)) for token in doc if not token.is_space] for doc in spacy_docs
     ]
     elkit_tokens = sum(map(len, elkit_offsets))
-    spacy_tokens = sum(len(nlp.make_doc(text)) for text in texts)
+    # spaCy also makes a token of whitespace other than one space (the newlines); they are counted as produced
+    spacy_tokens = sum(map(len, spacy_docs))
+    spacy_word_tokens = sum(map(len, spacy_offsets))
 
     identical = sum(mine == theirs for mine, theirs in zip(elkit_offsets, spacy_offsets, strict=True))
-    elkit_boundaries = 0
-    shared_boundaries = 0
+    elkit_boundaries = spacy_boundaries = shared_boundaries = 0
     for mine, theirs in zip(elkit_offsets, spacy_offsets, strict=True):
-        their_boundaries = {offset for span in theirs for offset in span}
         my_boundaries = {offset for span in mine for offset in span}
+        their_boundaries = {offset for span in theirs for offset in span}
         elkit_boundaries += len(my_boundaries)
+        spacy_boundaries += len(their_boundaries)
         shared_boundaries += len(my_boundaries & their_boundaries)
+
+    differences: Counter[str] = Counter()
+    for text, mine, theirs in zip(texts, elkit_offsets, spacy_offsets, strict=True):
+        their_spans = set(theirs)
+        differences.update(text[start:end] for start, end in mine if (start, end) not in their_spans)
+
+    cold_started = time.perf_counter()
+    cold_tokenizer = Tokenizer()
+    for text in texts:
+        cold_tokenizer(text)
+    cold_seconds = time.perf_counter() - cold_started
 
     elkit_times: list[float] = []
     spacy_times: list[float] = []
@@ -115,14 +127,25 @@ def main() -> None:
 
     print(f"timing: best of {arguments.repeats} after one warm-up pass each, interleaved")
     print()
-    print(f"{'tokenizer':<22}{'tokens':>10}{'seconds':>12}{'tokens/s':>14}")
-    print(f"{'elkit Tokenizer':<22}{elkit_tokens:>10}{elkit_seconds:>12.4f}{elkit_speed:>14,.0f}")
-    print(f"{'spacy.blank(en)':<22}{spacy_tokens:>10}{spacy_seconds:>12.4f}{spacy_speed:>14,.0f}")
+    print(f"{'tokenizer':<26}{'tokens':>10}{'seconds':>12}{'tokens/s':>14}")
+    print(f"{'elkit Tokenizer':<26}{elkit_tokens:>10}{elkit_seconds:>12.4f}{elkit_speed:>14,.0f}")
+    print(f"{'spacy.blank(en) tokenizer':<26}{spacy_tokens:>10}{spacy_seconds:>12.4f}{spacy_speed:>14,.0f}")
+    print(
+        f"{'elkit, first pass (cold)':<26}{elkit_tokens:>10}{cold_seconds:>12.4f}"
+        f"{elkit_tokens / cold_seconds:>14,.0f}"
+    )
     print()
+    print(f"spaCy tokens that are not whitespace: {spacy_word_tokens}")
+    common = ", ".join(f"{token!r} x{count}" for token, count in differences.most_common(5))
+    print(f"elkit tokens that spaCy splits differently: {differences.total()} (most frequent: {common})")
     print(f"documents with identical tokens: {identical}/{len(texts)} ({identical / len(texts):.3f})")
     print(
-        f"elkit token boundaries matching spaCy's: {shared_boundaries}/{elkit_boundaries} "
+        f"elkit token boundaries that are spaCy boundaries: {shared_boundaries}/{elkit_boundaries} "
         f"({shared_boundaries / max(elkit_boundaries, 1):.4f})"
+    )
+    print(
+        f"spaCy token boundaries that are elkit boundaries: {shared_boundaries}/{spacy_boundaries} "
+        f"({shared_boundaries / max(spacy_boundaries, 1):.4f})"
     )
     print(f"tokenizer_speed_ratio_vs_spacy: {elkit_speed / spacy_speed:.2f}")
 

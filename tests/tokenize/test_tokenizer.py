@@ -81,6 +81,9 @@ CASES = [
     ("Ph.D.", ["Ph.D."]),
     ("J. R. R. Tolkien", ["J.", "R.", "R.", "Tolkien"]),
     ("vs.", ["vs."]),
+    ("(see p. 5)", ["(", "see", "p.", "5", ")"]),
+    ("Dr.Smith", ["Dr.", "Smith"]),
+    ("i.e.The", ["i.e.", "The"]),
     ("etc.", ["etc."]),
     # a sentence-final period after an ordinary word is split off
     ("home.", ["home", "."]),
@@ -143,6 +146,7 @@ CASES = [
     ("COVID-19", ["COVID-19"]),
     ("and/or", ["and", "/", "or"]),
     ("km/h", ["km", "/", "h"]),
+    ("w/o", ["w/o"]),
     # non-Latin scripts
     ("Zürich, São Paulo.", ["Zürich", ",", "São", "Paulo", "."]),
     ("Москва.", ["Москва", "."]),

@@ -117,9 +117,11 @@ def _parse_record(
             attrs["pubtator_extra"] = extra
         if surface != text[start:end]:
             attrs["pubtator_mention"] = surface
-        kb_id = NIL if identifier == _NO_ID else identifier
-        if identifier == "":
-            attrs["pubtator_id"] = ""
+        kb_id = NIL if identifier.strip() == _NO_ID else identifier.strip()
+        if identifier == "" or identifier != identifier.strip():
+            attrs["pubtator_id"] = identifier  # written back as found (empty, or with stray spaces)
+            if identifier and report is not None:
+                report.warn(f"{path}:{number}: id {identifier!r} has stray spaces; linked as {kb_id!r}")
         try:
             spans.append(doc.char_span(start, end, label, kb_id, attrs=attrs))
         except DataError as error:  # the tokenizer honours boundaries, so this is a bug, not bad data

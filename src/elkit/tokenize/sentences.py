@@ -47,7 +47,7 @@ _SENTENCE_OPENERS: Final = frozenset(
     in on at as but and or so if when while after before since for with from by to of during despite because
     although though however meanwhile also then yet still now today yesterday tomorrow some many most all
     both each one no not other such another what who whom whose which why how where according under over
-    shares earlier later last next analysts officials police
+    shares earlier later last next analysts officials
     """.split()
 )
 
@@ -58,7 +58,8 @@ _LINE_BREAK_RE: Final = re.compile(_LINE_BREAK)
 
 
 def _is_terminal(word: str) -> bool:
-    return word[-1] in _TERMINAL_CHARACTERS and all(character in _TERMINAL_CHARACTERS for character in word)
+    """Return True for a token made only of full stops, question and exclamation marks or ellipses."""
+    return all(character in _TERMINAL_CHARACTERS for character in word)
 
 
 def _opens_sentence(word: str) -> bool:

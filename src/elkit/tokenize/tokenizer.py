@@ -29,7 +29,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress, pairwise, repeat
 from operator import add, is_not
 from operator import index as as_index
 from typing import Any, Final
@@ -48,8 +48,6 @@ _SINGLE: Final[Plan] = ((), ())
 _CACHE_LIMIT: Final = 200_000
 
 _APOSTROPHES: Final = "'’"
-_HYPHENS: Final = "-‐‑"
-_CLOSING_QUOTES_AND_BRACKETS: Final = "\"'”’»›)]}>"
 
 # Characters split off the front or the back of a piece whatever their Unicode category.
 _AFFIX_CHARACTERS: Final = frozenset("\"'`´‘’‚‛“”„‟«»‹›()[]{}<>,;:!?¿¡…*&_§%–—")
@@ -79,8 +77,8 @@ _CAPITALISED_ABBREVIATIONS: Final = (
 ).split()
 _LOWER_CASE_ABBREVIATIONS: Final = "etc vs v cf al approx ca esp incl excl viz resp misc pp dept est".split()
 _UPPER_CASE_ABBREVIATIONS: Final = [
-    word.upper() for word in (*_TITLES, "Inc", "Ltd", "Co", "Corp", "Bros", "Jan", "Feb", "Mar", "Apr", "Jun",
-                              "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec")
+    word.upper()
+    for word in (*_TITLES, *"Inc Ltd Co Corp Bros Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())
 ]
 _ABBREVIATIONS: Final = frozenset(
     word + "."
@@ -101,7 +99,7 @@ _CLITICS: Final = frozenset(
     for variant in (word, word.upper())
     for parts in [variant.split("_")]
 )
-_PROTECTED_WORDS: Final = _ABBREVIATIONS | _EMOTICONS | _CLITICS | {"``", "''"}
+_PROTECTED_WORDS: Final = _ABBREVIATIONS | _EMOTICONS | _CLITICS | {"``", "''", "w/", "w/o"}
 
 _TOP_LEVEL_DOMAINS: Final = (
     "com|org|net|edu|gov|mil|int|info|biz|io|ai|app|dev|co|uk|us|ca|au|de|fr|es|it|nl|eu|ru|cn|jp|in|ch|se|no|br"
@@ -264,10 +262,13 @@ def _clitic_length(piece: str) -> int:
 def _period_splits(piece: str) -> bool:
     """Return True when the period ending ``piece`` is punctuation rather than part of an abbreviation."""
     before = piece[-2]
+    if len(piece) == 2 and before.isalpha():
+        # single letters with a period are initials or abbreviations: "J.", "p."
+        return False
     if before.isdigit() or before.islower() or before in "%²-+":
         return True
     if before.isupper() or before.istitle():
-        # "HOME." and "10°C." split, the initial "J." does not
+        # "HOME." and "10°C." split
         return len(piece) >= 3 and (piece[-3].isupper() or piece[-3].istitle() or piece[-3] == "°")
     # caseless letters (CJK, Arabic, ...) and punctuation or symbols before the period
     return not before.isalnum() or before.isalpha()
@@ -304,37 +305,37 @@ def _suffix_length(piece: str) -> int:
 
 def _infix_lengths(piece: str) -> list[int]:
     """Split a piece that has no prefix or suffix left at its infixes; return the token lengths."""
-    spans: list[tuple[int, int]] = []
+    cuts = {0, len(piece)}
+    last_cut = 0
     for match in _INFIX_RE.finditer(piece):
         start, end = match.span()
-        if piece[start] == "." and end - start == 1 and not (
-            piece[start - 1].islower() and piece[end].isupper()
-        ):
-            continue
-        spans.append((start, end))
+        if piece[start] == "." and end - start == 1:
+            # a period between letters splits only between a lower-case and an upper-case letter, and stays
+            # with an abbreviation before it ("Dr.Smith", "i.e.The")
+            if not (piece[start - 1].islower() and piece[end].isupper()):
+                continue
+            if _is_protected(piece[last_cut:end]):
+                cuts.add(end)
+                last_cut = end
+                continue
+        cuts.add(start)
+        cuts.add(end)
+        last_cut = end
     if not piece.isascii():
         position = 0
         length = len(piece)
         while position < length:
             if _is_pictograph(piece[position]):
                 cluster = _pictograph_length_forward(piece, position)
-                spans.append((position, position + cluster))
+                cuts.add(position)
+                cuts.add(position + cluster)
                 position += cluster
             else:
                 position += 1
-        spans.sort()
-    if not spans:
+    if len(cuts) == 2:
         return [len(piece)]
-    lengths: list[int] = []
-    position = 0
-    for start, end in spans:
-        if start > position:
-            lengths.append(start - position)
-        lengths.append(end - start)
-        position = end
-    if position < len(piece):
-        lengths.append(len(piece) - position)
-    return lengths
+    ordered = sorted(cuts)
+    return [end - start for start, end in pairwise(ordered)]
 
 
 class Tokenizer:
