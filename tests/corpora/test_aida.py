@@ -73,3 +73,9 @@ def test_lenient_skips_the_broken_document(tmp_path):
     report = ReadReport()
     docs = list(read_aida(write(tmp_path, orphan), on_error="skip", report=report))
     assert [doc.meta["id"] for doc in docs] == ["2 China"] and report.skipped_count == 1
+
+
+def test_document_without_tokens(tmp_path):
+    with pytest.raises(FormatError, match="no tokens") as error:
+        list(read_aida(write(tmp_path, "-DOCSTART- (1 empty)\n\n" + AIDA)))
+    assert error.value.line == 1

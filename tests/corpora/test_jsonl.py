@@ -91,3 +91,13 @@ def test_overlapping_spans_into_a_group(tmp_path):
                                                {"start": 0, "end": 8, "label": "LOC"}]}
     (doc,) = read_jsonl(write(tmp_path, [json.dumps(task)]), spans_key="sc")
     assert len(doc.spans["sc"]) == 2 and doc.ents == ()
+
+
+def test_empty_and_huge_texts_are_errors(tmp_path):
+    path = write(tmp_path, [json.dumps({"text": "  "})])
+    with pytest.raises(FormatError, match="empty") as error:
+        list(read_jsonl(path))
+    assert error.value.field == "text" and error.value.line == 1
+    path = write(tmp_path, [json.dumps({"text": "word " * 30})])
+    with pytest.raises(FormatError, match="over the limit of 100"):
+        list(read_jsonl(path, max_length=100))

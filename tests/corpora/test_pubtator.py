@@ -83,3 +83,8 @@ def test_structural_errors(tmp_path):
         list(read_pubtator(write(tmp_path, "100|t|A b\n101\t0\t1\tA\tX\tY\n")))
     with pytest.raises(FormatError, match="at least 5"):
         list(read_pubtator(write(tmp_path, "100|t|A b\n100\t0\t1\tA\n")))
+
+
+def test_empty_document(tmp_path):
+    with pytest.raises(FormatError, match="empty title and abstract"):
+        list(read_pubtator(write(tmp_path, "300|t|\n300|a|\n\n")))

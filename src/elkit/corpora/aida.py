@@ -95,11 +95,11 @@ def _parse_document(lines: list[tuple[int, str]], path: str) -> Doc:
         else:
             raise FormatError(f"second field must be B or I, found {marker!r}", path=path, line=number,
                               field="B/I")
-    if spaces:
-        spaces[-1] = ""
+    if not words:
+        raise FormatError("document has no tokens", path=path, line=docstart_number)
+    spaces[-1] = ""
     doc = Doc.from_words(words, spaces)
-    if words:
-        doc.set_sentence_starts(sentence_starts)
+    doc.set_sentence_starts(sentence_starts)
     spans = []
     for mention in found:
         surface, link, *details = mention.fields

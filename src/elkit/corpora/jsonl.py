@@ -22,6 +22,7 @@ def read_jsonl(
     tokenizer: Tokenizer | None = None,
     labels: Collection[str] | None = None,
     spans_key: str | None = None,
+    max_length: int = 10_000_000,
     on_error: OnError = "raise",
     report: ReadReport | None = None,
 ) -> Iterator[Doc]:
@@ -32,6 +33,7 @@ def read_jsonl(
         tokenizer: Tokenizes tasks that have no "tokens"; span offsets become token boundaries.
         labels: When given, a span label outside this set is an error.
         spans_key: Read spans into ``doc.spans[spans_key]`` (overlaps allowed) instead of ``doc.ents``.
+        max_length: Longest text accepted, in characters; a longer one is an error, not a truncation.
         on_error: "raise" stops at the first bad line; "skip" skips it and counts it.
         report: Collects skipped records.
 
@@ -55,7 +57,7 @@ def read_jsonl(
                    on_error, report)
             continue
         try:
-            doc = doc_from_task(task, tokenizer, labels=labels, spans_key=spans_key)
+            doc = doc_from_task(task, tokenizer, labels=labels, spans_key=spans_key, max_length=max_length)
         except FormatError as error:
             handle(error.at(path, number), on_error, report)
             continue

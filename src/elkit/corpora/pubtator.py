@@ -91,6 +91,8 @@ def _parse_record(
     title = header["t"][0]
     abstract = header.get("a", ("", 0))[0]
     text = title + " " + abstract if "a" in header else title
+    if not text.strip():
+        raise FormatError(f"document {pmid} has an empty title and abstract", path=path, line=record.lines[0][0])
     raw_mentions: list[tuple[int, int, int, str, str, str, list[str]]] = []
     relations: list[list[str]] = []
     for number, fields in body:

@@ -116,6 +116,7 @@ def doc_from_task(
     *,
     labels: Collection[str] | None = None,
     spans_key: str | None = None,
+    max_length: int = 10_000_000,
 ) -> Doc:
     """Build a document from a Prodigy task.
 
@@ -124,6 +125,7 @@ def doc_from_task(
         make_doc: Tokenizer used when the task has no "tokens"; it must put token boundaries on span offsets.
         labels: When given, span labels outside this set are an error.
         spans_key: Put the spans in ``doc.spans[spans_key]`` (they may overlap) instead of ``doc.ents``.
+        max_length: Longest text accepted, in characters.
 
     Raises:
         FormatError: Naming the field that is missing, mistyped or misaligned.
@@ -131,6 +133,8 @@ def doc_from_task(
     _require(isinstance(task, Mapping), "a task must be a JSON object", "task")
     text = task.get("text")
     _require(isinstance(text, str), "missing or not a string", "text")
+    _require(bool(text.strip()), "empty (or whitespace only)", "text")
+    _require(len(text) <= max_length, f"{len(text):,} characters is over the limit of {max_length:,}", "text")
     raw_spans = task.get("spans", [])
     _require(isinstance(raw_spans, list), "must be a list", "spans")
     if "tokens" in task:
