@@ -61,8 +61,6 @@ class Pipeline:
             config = load_config(config)
         elif isinstance(config, dict):
             config = PipelineConfig.from_dict(config)
-        from elkit.pipeline import factories as _builtins  # noqa: F401 - registers the built-in factories
-
         tokenizer_section = config.nlp.tokenizer
         tokenizer = tokenizers.make(tokenizer_section.factory, tokenizer_section.settings)
         nlp = cls(tokenizer, lang=config.nlp.lang, max_length=config.nlp.max_length,
@@ -111,8 +109,6 @@ class Pipeline:
         Raises:
             ConfigError: Unknown factory or setting, a taken name, or conflicting position arguments.
         """
-        from elkit.pipeline import factories as _builtins  # noqa: F401 - registers the built-in factories
-
         name = name or factory.split(".")[-2].lower()
         if name in self._factories:
             raise ConfigError(f"a component named {name!r} is already in the pipeline: {self.pipe_names}")
