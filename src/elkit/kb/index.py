@@ -1,0 +1,468 @@
+"""The compiled, read-only form of a knowledge base: tries and flat arrays, in memory or memory-mapped.
+
+Layout of a KB folder (format version 1)::
+
+    manifest.json          counts, normaliser settings, and for every file its size and a fingerprint
+    entities.marisa        primary entity ids → row
+    other_ids.marisa       other ids → other_id_rows[key id] → row
+    records.bin            one JSON record per entity row, located by record_offsets
+    popularity.f32         popularity by row
+    aliases.marisa         exact aliases → alias_offsets → (alias_entities, alias_priors), best prior first
+    keys.marisa            normalised keys → key_offsets → (key_entities, key_priors)
+    key_grams.u16          number of distinct 3-grams of each key
+    gram_offsets.i64       hashed 3-gram bucket → key ids in gram_keys (the fuzzy index)
+    vectors.f16            entity vectors by row (optional)
+    dense.usearch          approximate nearest-neighbour index over the vectors (optional)
+
+Opening maps every file; nothing is read until a lookup touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import marisa_trie
+import numpy as np
+from rapidfuzz import fuzz
+
+from elkit.doc import Candidate
+from elkit.errors import KBError
+from elkit.kb.entity import Entity
+from elkit.kb.grams import query_gram_buckets
+from elkit.kb.normalize import AliasNormalizer
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KBIndex"]
+
+FORMAT_NAME = "elkit-kb"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_FINGERPRINT_BYTES = 4096
+
+ARRAYS: dict[str, str] = {
+    "record_offsets": "i8",
+    "popularity": "f4",
+    "other_id_rows": "i4",
+    "alias_offsets": "i8",
+    "alias_entities": "i4",
+    "alias_priors": "f8",
+    "key_offsets": "i8",
+    "key_entities": "i4",
+    "key_priors": "f8",
+    "key_grams": "u2",
+    "gram_offsets": "i8",
+    "gram_keys": "i4",
+}
+TRIES = ("entities", "other_ids", "aliases", "keys")
+_SUFFIX = {"f8": "f64", "i8": "i64", "i4": "i32", "f4": "f32", "u2": "u16", "f2": "f16"}
+
+
+def array_file(name: str, dtype: str) -> str:
+    """Return the file name of a named array."""
+    return f"{name}.{_SUFFIX[dtype]}"
+
+
+def fingerprint(path: Path) -> str:
+    """Hash the first and last 4 KiB of a file: cheap enough for every open, catches truncation and most damage."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(_FINGERPRINT_BYTES))
+        if size > _FINGERPRINT_BYTES:
+            handle.seek(max(_FINGERPRINT_BYTES, size - _FINGERPRINT_BYTES))
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def full_digest(path: Path) -> str:
+    """Return the SHA-256 of a whole file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _map_file(path: Path) -> memoryview:
+    if path.stat().st_size == 0:
+        return memoryview(b"")
+    with path.open("rb") as handle:
+        return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+class KBIndex:
+    """Lookups over a compiled KB. Build one with `elkit.kb.compile.compile_index` or open one with `open`.
+
+    Args:
+        tries: The four marisa tries by name (see the module docstring).
+        arrays: The flat arrays by name, as numpy arrays.
+        records: The concatenated JSON records of the entities.
+        manifest: The manifest dict (counts, normaliser settings, dense index settings).
+        vectors: Entity vectors by row, or None.
+        dense: A usearch index over the vectors, or None.
+        path: The folder the index was opened from, if any.
+    """
+
+    def __init__(
+        self,
+        tries: dict[str, marisa_trie.Trie],
+        arrays: dict[str, np.ndarray],
+        records: bytes | memoryview,
+        manifest: dict[str, Any],
+        vectors: np.ndarray | None = None,
+        dense: Any = None,
+        path: Path | None = None,
+    ) -> None:
+        self.tries = tries
+        self.arrays = arrays
+        self.records = memoryview(records)
+        self.manifest = manifest
+        self.vectors = vectors
+        self.dense = dense
+        self.path = path
+        self.normalizer = AliasNormalizer.from_dict(manifest.get("normalizer", {}))
+        self.gram_bits = int(manifest.get("gram_bits", 10))
+        # Python-level views make single-element reads cheap (no numpy scalar boxing).
+        self._record_offsets = _scalar_view(arrays["record_offsets"])
+        self._alias_offsets = _scalar_view(arrays["alias_offsets"])
+        self._key_offsets = _scalar_view(arrays["key_offsets"])
+        self._alias_entities = _scalar_view(arrays["alias_entities"])
+        self._alias_priors = _scalar_view(arrays["alias_priors"])
+        self._key_entities = _scalar_view(arrays["key_entities"])
+        self._key_priors = _scalar_view(arrays["key_priors"])
+        self._entity_ids = tries["entities"]
+        self._aliases = tries["aliases"]
+        self._keys = tries["keys"]
+
+    # -- sizes -------------------------------------------------------------------------------------------
+
+    @property
+    def entity_count(self) -> int:
+        """The number of entities."""
+        return len(self._entity_ids)
+
+    @property
+    def alias_count(self) -> int:
+        """The number of distinct exact aliases."""
+        return len(self._aliases)
+
+    @property
+    def key_count(self) -> int:
+        """The number of distinct normalised keys."""
+        return len(self._keys)
+
+    @property
+    def pair_count(self) -> int:
+        """The number of (alias, entity) pairs."""
+        return len(self._alias_entities)
+
+    @property
+    def vector_dim(self) -> int:
+        """The width of the entity vectors, 0 when the KB has none."""
+        return 0 if self.vectors is None else int(self.vectors.shape[1])
+
+    # -- entities ----------------------------------------------------------------------------------------
+
+    def entity_row(self, entity_id: str) -> int | None:
+        """Return the row of an entity by its primary or other id, or None."""
+        row = self._entity_ids.get(entity_id)
+        if row is not None:
+            return row
+        other = self.tries["other_ids"].get(entity_id)
+        if other is None:
+            return None
+        return int(self.arrays["other_id_rows"][other])
+
+    def entity_id_at(self, row: int) -> str:
+        """Return the primary id of the entity at `row`."""
+        if not 0 <= row < len(self._entity_ids):
+            raise KBError(f"entity row {row} is out of range: the KB file is damaged ({self._where()})")
+        return self._entity_ids.restore_key(row)
+
+    def entity_at(self, row: int) -> Entity:
+        """Return the full entity record at `row`."""
+        entity_id = self.entity_id_at(row)
+        start, end = self._record_offsets[row], self._record_offsets[row + 1]
+        try:
+            name, description, types, other_ids, attrs = json.loads(bytes(self.records[start:end]))
+        except (ValueError, TypeError) as error:
+            raise KBError(f"the record of entity {entity_id!r} cannot be read ({self._where()}): {error}") from None
+        popularity = float(self.arrays["popularity"][row])
+        return Entity(entity_id, name, description, tuple(types), popularity, tuple(other_ids), attrs)
+
+    def iter_entity_ids(self) -> Iterator[str]:
+        """Yield every primary entity id, in row order."""
+        for row in range(len(self._entity_ids)):
+            yield self._entity_ids.restore_key(row)
+
+    def iter_aliases(self) -> Iterator[str]:
+        """Yield every exact alias, in alias-id order."""
+        for alias_id in range(len(self._aliases)):
+            yield self._aliases.restore_key(alias_id)
+
+    def alias_entries(self, alias_id: int) -> tuple[list[int], list[float]]:
+        """Return the entity rows and priors of one exact alias id, best prior first."""
+        start, end = self._alias_offsets[alias_id], self._alias_offsets[alias_id + 1]
+        return self._alias_entities[start:end].tolist(), self._alias_priors[start:end].tolist()
+
+    # -- candidate lookups -------------------------------------------------------------------------------
+
+    def exact(self, alias: str) -> list[Candidate]:
+        """Return the candidates of an alias, case-sensitive and unnormalised, best prior first."""
+        alias_id = self._aliases.get(alias)
+        if alias_id is None:
+            return []
+        start, end = self._alias_offsets[alias_id], self._alias_offsets[alias_id + 1]
+        restore = self._entity_ids.restore_key
+        priors = self._alias_priors[start:end].tolist()
+        try:
+            return [
+                Candidate(restore(row), alias, prior, {"exact": 1.0})
+                for row, prior in zip(self._alias_entities[start:end].tolist(), priors, strict=True)
+            ]
+        except (IndexError, KeyError, ValueError) as error:
+            raise KBError(f"alias {alias!r} points outside the KB: the KB file is damaged ({self._where()})") from error
+
+    def key_candidates(self, key_id: int, source: str, score: float) -> list[Candidate]:
+        """Return the candidates of a normalised key id, tagged with `source` and its score."""
+        start, end = self._key_offsets[key_id], self._key_offsets[key_id + 1]
+        key = self._keys.restore_key(key_id)
+        restore = self._entity_ids.restore_key
+        priors = self._key_priors[start:end].tolist()
+        try:
+            return [
+                Candidate(restore(row), key, prior, {source: score})
+                for row, prior in zip(self._key_entities[start:end].tolist(), priors, strict=True)
+            ]
+        except (IndexError, KeyError, ValueError) as error:
+            raise KBError(f"key {key!r} points outside the KB: the KB file is damaged ({self._where()})") from error
+
+    def normalized(self, text: str) -> list[Candidate]:
+        """Return the candidates whose normalised alias equals the normalised `text`."""
+        key_id = self._keys.get(self.normalizer(text))
+        if key_id is None:
+            return []
+        return self.key_candidates(key_id, "normalized", 1.0)
+
+    def fuzzy_keys(
+        self, text: str, limit: int = 10, min_score: float = 0.0, budget: int = 4096, verify: int = 64
+    ) -> list[tuple[int, float]]:
+        """Find the normalised keys most similar to `text` through the 3-gram index (no scan of the KB).
+
+        The query's grams are taken rarest first until `budget` postings are gathered; the keys sharing the
+        most grams (Dice over gram counts) are then scored with a real string similarity.
+
+        Args:
+            text: The mention text (normalised here).
+            limit: How many keys to return at most.
+            min_score: The lowest similarity in [0, 1] to keep.
+            budget: The most postings read per query.
+            verify: How many keys, best gram overlap first, get the full similarity.
+
+        Returns:
+            (key id, similarity in [0, 1]) pairs, most similar first.
+        """
+        query = self.normalizer(text)
+        if not query:
+            return []
+        buckets = query_gram_buckets(query, self.gram_bits).astype(np.int64)
+        offsets = self.arrays["gram_offsets"]
+        starts, ends = offsets[buckets], offsets[buckets + 1]
+        sizes = ends - starts
+        postings = self._gather(starts, ends, sizes, budget)
+        if postings.size == 0:
+            return []
+        key_ids, overlaps = np.unique(postings, return_counts=True)
+        dice = 2.0 * overlaps / (len(buckets) + self.arrays["key_grams"][key_ids])
+        if key_ids.size > verify:
+            keep = np.argpartition(-dice, verify - 1)[:verify]
+            key_ids = key_ids[keep]
+        restore = self._keys.restore_key
+        scored: list[tuple[int, float]] = []
+        for key_id in key_ids.tolist():
+            key = restore(key_id)
+            similarity = max(fuzz.ratio(query, key), fuzz.token_sort_ratio(query, key)) / 100.0
+            if similarity >= min_score:
+                scored.append((key_id, similarity))
+        scored.sort(key=lambda item: (-item[1], item[0]))
+        return scored[:limit]
+
+    def _gather(self, starts: np.ndarray, ends: np.ndarray, sizes: np.ndarray, budget: int) -> np.ndarray:
+        gram_keys = self.arrays["gram_keys"]
+        pieces: list[np.ndarray] = []
+        taken = 0
+        for index in np.argsort(sizes, kind="stable").tolist():
+            size = int(sizes[index])
+            if size == 0:
+                continue
+            if pieces and taken + size > budget:
+                break
+            start = int(starts[index])
+            pieces.append(gram_keys[start : start + min(size, budget)])
+            taken += size
+        if not pieces:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate(pieces)
+
+    # -- vectors -----------------------------------------------------------------------------------------
+
+    def vector_at(self, row: int) -> np.ndarray:
+        """Return the vector of the entity at `row` as float32."""
+        if self.vectors is None:
+            raise KBError("this KB has no entity vectors; run `elkit kb embed` first")
+        return np.asarray(self.vectors[row], dtype=np.float32)
+
+    def search_vectors(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
+        """Return, for each query vector, the nearest entity rows and their cosine similarity.
+
+        Args:
+            queries: [n, dim] query vectors.
+            limit: How many distinct entities to return per query.
+
+        Returns:
+            One list per query of (row, cosine similarity) pairs, most similar first.
+        """
+        if self.dense is None:
+            raise KBError("this KB has no dense index; run `elkit kb embed` first")
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.vector_dim:
+            raise KBError(f"query vectors must have shape [n, {self.vector_dim}], got {list(queries.shape)}")
+        # With several vectors per entity (alias units), ask for more and keep each entity's best.
+        per_entity = int(self.manifest.get("dense", {}).get("vectors_per_entity", 1.0) + 0.999)
+        matches = self.dense.search(queries, min(limit * max(per_entity, 1), len(self.dense)))
+        keys = np.atleast_2d(matches.keys)
+        distances = np.atleast_2d(matches.distances)
+        results = []
+        for row_keys, row_distances in zip(keys.tolist(), distances.tolist(), strict=True):
+            best: dict[int, float] = {}
+            for key, distance in zip(row_keys, row_distances, strict=True):
+                if key < 0 or not math.isfinite(distance) or key in best:
+                    continue
+                best[int(key)] = 1.0 - float(distance)
+            results.append(sorted(best.items(), key=lambda item: -item[1])[:limit])
+        return results
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else "in memory"
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> KBIndex:
+        """Open a KB folder, memory-mapping every file.
+
+        Raises:
+            KBError: The folder is not a KB, or a file is missing, truncated or damaged.
+        """
+        folder = Path(path)
+        manifest = read_kb_manifest(folder)
+        files = manifest["files"]
+        for name, spec in files.items():
+            _check_file(folder, name, spec)
+        tries = {}
+        for name in TRIES:
+            trie = marisa_trie.Trie()
+            try:
+                trie.mmap(str(folder / f"{name}.marisa"))
+            except (RuntimeError, OSError, ValueError) as error:
+                raise KBError(f"{folder / f'{name}.marisa'}: cannot be opened as a trie: {error}") from None
+            tries[name] = trie
+        arrays = {}
+        for name, dtype in ARRAYS.items():
+            view = _map_file(folder / array_file(name, dtype))
+            arrays[name] = np.frombuffer(view, dtype=np.dtype(dtype))
+        index = cls(tries, arrays, _map_file(folder / "records.bin"), manifest, path=folder)
+        _check_shapes(index, folder)
+        dense_spec = manifest.get("dense")
+        if dense_spec:
+            index.vectors, index.dense = _open_dense(folder, dense_spec, index.entity_count)
+        return index
+
+
+def _scalar_view(array: np.ndarray) -> memoryview:
+    """A 1-D memoryview: indexing it gives Python numbers without numpy's scalar boxing."""
+    return memoryview(np.ascontiguousarray(array))
+
+
+def read_kb_manifest(folder: Path) -> dict[str, Any]:
+    """Read and check a KB folder's manifest.
+
+    Raises:
+        KBError: It is missing, not JSON, or not an elkit KB of a supported version.
+    """
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise KBError(f"{folder}: no such KB folder")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KBError(f"{path}: missing; {folder} is not an elkit KB (build one with `elkit kb build`)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise KBError(f"{path}: damaged manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise KBError(f"{path}: not an elkit KB manifest")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise KBError(f"{path}: KB format version {manifest.get('version')!r} is not supported (need {FORMAT_VERSION})")
+    if not isinstance(manifest.get("files"), dict):
+        raise KBError(f"{path}: the manifest lists no files")
+    return manifest
+
+
+def _check_file(folder: Path, name: str, spec: dict[str, Any]) -> None:
+    file_path = folder / name
+    if not file_path.is_file():
+        raise KBError(f"{file_path}: missing from the KB")
+    size = file_path.stat().st_size
+    if size != spec.get("size"):
+        raise KBError(f"{file_path}: {size} bytes, the manifest says {spec.get('size')} (truncated or replaced)")
+    if fingerprint(file_path) != spec.get("fingerprint"):
+        raise KBError(f"{file_path}: contents do not match the manifest (damaged or replaced)")
+
+
+def _check_shapes(index: KBIndex, folder: Path) -> None:
+    arrays = index.arrays
+    expected = {
+        "record_offsets": index.entity_count + 1,
+        "popularity": index.entity_count,
+        "other_id_rows": len(index.tries["other_ids"]),
+        "alias_offsets": index.alias_count + 1,
+        "key_offsets": index.key_count + 1,
+        "key_grams": index.key_count,
+        "alias_priors": len(arrays["alias_entities"]),
+        "key_priors": len(arrays["key_entities"]),
+        "gram_offsets": (1 << index.gram_bits) + 1,
+    }
+    for name, length in expected.items():
+        if len(arrays[name]) != length:
+            raise KBError(f"{folder}: {name} has {len(arrays[name])} entries, expected {length} (damaged KB)")
+    ends = {
+        "record_offsets": len(index.records),
+        "alias_offsets": len(arrays["alias_entities"]),
+        "key_offsets": len(arrays["key_entities"]),
+        "gram_offsets": len(arrays["gram_keys"]),
+    }
+    for name, end in ends.items():
+        if int(arrays[name][0]) != 0 or int(arrays[name][-1]) != end:
+            raise KBError(f"{folder}: {name} does not span its data (damaged KB)")
+
+
+def _open_dense(folder: Path, spec: dict[str, Any], entity_count: int) -> tuple[np.ndarray, Any]:
+    from usearch.index import Index
+
+    dim = int(spec["dim"])
+    vectors = np.frombuffer(_map_file(folder / "vectors.f16"), dtype=np.float16)
+    if vectors.size != entity_count * dim:
+        raise KBError(f"{folder / 'vectors.f16'}: has {vectors.size} values, expected {entity_count} x {dim}")
+    try:
+        dense = Index.restore(str(folder / "dense.usearch"), view=True)
+    except Exception as error:  # usearch raises plain RuntimeError / ValueError subclasses
+        raise KBError(f"{folder / 'dense.usearch'}: cannot be opened: {error}") from None
+    if dense is None or dense.ndim != dim:
+        raise KBError(f"{folder / 'dense.usearch'}: not a {dim}-dimensional usearch index")
+    return vectors.reshape(entity_count, dim), dense
