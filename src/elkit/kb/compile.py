@@ -129,7 +129,7 @@ def compile_index(
 
 def _records(entities: Sequence[Entity], input_of_row: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
     encoded: list[bytes] = []
-    popularity = np.zeros(len(entities), dtype=np.float32)
+    popularity = np.zeros(len(entities), dtype=np.float64)
     for row, position in enumerate(input_of_row.tolist()):
         entity = entities[position]
         record = [entity.name, entity.description, list(entity.types), list(entity.other_ids), dict(entity.attrs)]

@@ -47,7 +47,7 @@ _FINGERPRINT_BYTES = 4096
 
 ARRAYS: dict[str, str] = {
     "record_offsets": "i8",
-    "popularity": "f4",
+    "popularity": "f8",
     "other_id_rows": "i4",
     "alias_offsets": "i8",
     "alias_entities": "i4",
