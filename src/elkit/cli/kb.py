@@ -117,7 +117,7 @@ def info(
     typer.echo(f"KB {path}" + (" (verified)" if verify else ""))
     for key, value in manifest["counts"].items():
         typer.echo(f"  {key:<20} {value:>14,}")
-    typer.echo(f"  {'size on disk':<20} {summary["size_mb"]:>11,.2f} MB")
+    typer.echo(f"  {'size on disk':<20} {summary['size_mb']:>11,.2f} MB")
     dense = manifest.get("dense")
     typer.echo(
         f"  {'vectors':<20} " + (f"{dense['vectors']:,} x {dense['dim']} ({dense['units']})" if dense else "none")
