@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from elkit.errors import DataError
 
@@ -24,30 +25,50 @@ NIL = "NIL"
 """The ``kb_id`` of a mention that refers to an entity outside the knowledge base."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Candidate:
+class _CandidateFields(NamedTuple):
+    entity_id: str
+    alias: str = ""
+    prior: float = 0.0
+    scores: Mapping[str, float] = MappingProxyType({})
+    score: float | None = None
+
+
+class Candidate(_CandidateFields):
     """One knowledge-base entity proposed for a mention.
+
+    Immutable. A tuple underneath, so that a KB can make millions of them quickly: lookups build them with
+    `Candidate.trusted`, which skips the checks the public constructor makes on values from outside.
 
     Attributes:
         entity_id: The entity's id in the knowledge base.
         alias: The alias (surface form) through which the entity was found.
         prior: P(entity | alias) from the knowledge base, in [0, 1].
         scores: The score each candidate source gave, by source name ("exact", "fuzzy", "dense", ...).
-            Treat it as read-only.
+            Treat it as read-only: lookups may share one mapping between candidates.
         score: The final score the linker gave, or None before linking.
     """
 
-    entity_id: str
-    alias: str = ""
-    prior: float = 0.0
-    scores: Mapping[str, float] = field(default_factory=dict)
-    score: float | None = None
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.entity_id, str) or not self.entity_id:
-            raise DataError(f"Candidate.entity_id must be a non-empty string, got {self.entity_id!r}")
-        if not 0.0 <= self.prior <= 1.0:
-            raise DataError(f"Candidate.prior must be in [0, 1], got {self.prior!r} for {self.entity_id!r}")
+    def __new__(
+        cls,
+        entity_id: str,
+        alias: str = "",
+        prior: float = 0.0,
+        scores: Mapping[str, float] | None = None,
+        score: float | None = None,
+    ) -> Candidate:
+        """Check and build a candidate (DataError for an empty id or a prior outside [0, 1])."""
+        if not isinstance(entity_id, str) or not entity_id:
+            raise DataError(f"Candidate.entity_id must be a non-empty string, got {entity_id!r}")
+        if not 0.0 <= prior <= 1.0:
+            raise DataError(f"Candidate.prior must be in [0, 1], got {prior!r} for {entity_id!r}")
+        return tuple.__new__(cls, (entity_id, alias, prior, {} if scores is None else scores, score))
+
+    @classmethod
+    def trusted(cls, entity_id: str, alias: str, prior: float, scores: Mapping[str, float]) -> Candidate:
+        """Build a candidate from values already checked (a KB's own data), without checking them again."""
+        return tuple.__new__(cls, (entity_id, alias, prior, scores, None))
 
     def _key(self) -> tuple[Any, ...]:
         return (self.entity_id, self.alias, self.prior, tuple(sorted(self.scores.items())), self.score)
@@ -57,12 +78,19 @@ class Candidate:
             return NotImplemented
         return self._key() == other._key()
 
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     def __hash__(self) -> int:
         return hash(self._key())
 
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
     def replace(self, **changes: Any) -> Candidate:
-        """Return a copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with the given fields changed (checked like the constructor)."""
+        return Candidate(**{**self._asdict(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the candidate as a JSON-ready dict."""

@@ -36,7 +36,7 @@ __all__ = ["BuildReport", "KBBuilder"]
 
 PRIOR, COUNT, NONE = 2, 1, 0
 _KIND_NAMES = {PRIOR: "prior", COUNT: "count", NONE: "unweighted"}
-_TOLERANCE = 1e-6
+_TOLERANCE = 1e-4  # alias tables round priors (AIDA's to 6 decimals), so sums drift a little above 1
 PYTHON_SOURCE = "<python>"
 
 
@@ -311,7 +311,11 @@ class KBBuilder:
         priors = self._priors(keep, alias_ids, positions)
         alias_texts = [self._alias_texts[alias_id] for alias_id in alias_ids.tolist()]
         extra = {"build": {"sources": self.sources, "report": self.report.to_dict()}}
-        index = compile_index(self._entities, alias_texts, positions, priors, self.normalizer, stage, extra)
+        kinds = np.frombuffer(self._row_kind, dtype=np.int8)[keep]
+        weights = np.frombuffer(self._row_weight, dtype=np.float64)[keep]
+        index = compile_index(
+            self._entities, alias_texts, positions, priors, self.normalizer, stage, extra, kinds, weights
+        )
         if self._vectors:
             from elkit.kb.dense import attach_vectors
 

@@ -22,6 +22,7 @@ from elkit.kb.entity import Entity
 from elkit.kb.grams import bucket_bits_for, key_gram_buckets
 from elkit.kb.index import (
     ARRAYS,
+    BLOBS,
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
@@ -51,6 +52,8 @@ def compile_index(
     normalizer: AliasNormalizer | None = None,
     report: Report = _quiet,
     extra_manifest: dict[str, Any] | None = None,
+    alias_kinds: np.ndarray | None = None,
+    alias_weights: np.ndarray | None = None,
 ) -> KBIndex:
     """Compile checked entities and (alias, entity, prior) rows into an in-memory `KBIndex`.
 
@@ -62,6 +65,10 @@ def compile_index(
         normalizer: The alias normaliser (default settings when None).
         report: Called with a short message as each stage starts.
         extra_manifest: Extra manifest entries (build sources and report).
+        alias_kinds: [rows] what each row's weight was in the source: 2 an explicit prior, 1 a count, 0 none.
+            Normalised keys merge the rows of several aliases with the builder's rule (the strongest kind
+            wins; counts add up). None treats every row as an explicit prior.
+        alias_weights: [rows] each row's count (for count rows); ignored for other kinds.
 
     Returns:
         The compiled index.
@@ -82,12 +89,16 @@ def compile_index(
     rows = row_of_input[np.asarray(alias_entities, dtype=np.int64)]
     priors = np.asarray(alias_priors, dtype=np.float64)
     alias_offsets, alias_rows, alias_row_priors = _csr(alias_ids, rows, priors, len(alias_trie))
+    alias_id_blob, alias_id_offsets = _row_ids(entities, input_of_row, alias_rows)
 
     report(f"normalising {len(alias_trie):,} aliases")
     key_texts = [normalizer(alias_trie.restore_key(alias_id)) for alias_id in range(len(alias_trie))]
     key_trie = marisa_trie.Trie([key for key in key_texts if key])
     key_of_alias = np.fromiter((key_trie[key] if key else -1 for key in key_texts), np.int64, len(key_texts))
-    key_offsets, key_rows, key_row_priors = _key_table(key_of_alias[alias_ids], rows, priors, len(key_trie))
+    kinds = np.full(len(rows), 2, np.int64) if alias_kinds is None else np.asarray(alias_kinds, dtype=np.int64)
+    weights = priors if alias_weights is None else np.asarray(alias_weights, dtype=np.float64)
+    key_table = _key_table(key_of_alias[alias_ids], rows, priors, kinds, weights, len(key_trie))
+    key_offsets, key_rows, key_row_priors = key_table
 
     report(f"building the 3-gram index over {len(key_trie):,} keys")
     bits = bucket_bits_for(len(key_trie))
@@ -100,6 +111,7 @@ def compile_index(
         "alias_offsets": alias_offsets,
         "alias_entities": alias_rows,
         "alias_priors": alias_row_priors,
+        "alias_id_offsets": alias_id_offsets,
         "key_offsets": key_offsets,
         "key_entities": key_rows,
         "key_priors": key_row_priors,
@@ -124,7 +136,7 @@ def compile_index(
         **(extra_manifest or {}),
     }
     tries = {"entities": entity_trie, "other_ids": other_trie, "aliases": alias_trie, "keys": key_trie}
-    return KBIndex(tries, arrays, records, manifest)
+    return KBIndex(tries, arrays, {"records": records, "alias_ids": alias_id_blob}, manifest)
 
 
 def _records(entities: Sequence[Entity], input_of_row: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -138,6 +150,15 @@ def _records(entities: Sequence[Entity], input_of_row: np.ndarray) -> tuple[byte
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter((len(item) for item in encoded), np.int64, len(encoded)), out=offsets[1:])
     return b"".join(encoded), offsets, popularity
+
+
+def _row_ids(entities: Sequence[Entity], input_of_row: np.ndarray, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Write the entity id of each alias row, each followed by the byte 0x1F, and where each starts."""
+    encoded = [entities[position].entity_id.encode("utf-8") + b"\x1f" for position in input_of_row.tolist()]
+    lengths = np.fromiter((len(item) for item in encoded), np.int64, len(encoded))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths[rows], out=offsets[1:])
+    return b"".join([encoded[row] for row in rows.tolist()]), offsets
 
 
 def _other_ids(entities: Sequence[Entity], row_of_input: np.ndarray) -> tuple[marisa_trie.Trie, np.ndarray]:
@@ -164,19 +185,37 @@ def _csr(
 
 
 def _key_table(
-    key_ids: np.ndarray, rows: np.ndarray, priors: np.ndarray, key_count: int
+    key_ids: np.ndarray, rows: np.ndarray, priors: np.ndarray, kinds: np.ndarray, weights: np.ndarray, key_count: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge the rows of aliases that share a normalised key: best prior per entity, rescaled to sum <= 1."""
+    """Merge the rows of aliases that share a normalised key into one candidate list per key.
+
+    The strongest kind of evidence among the key's rows wins (explicit prior > count > none), as it does per
+    alias; weaker rows stay as candidates with prior 0. Counts of one entity add up across aliases and become
+    count / total; otherwise each entity keeps its best prior and the key's priors are scaled to sum <= 1.
+    """
     valid = key_ids >= 0
-    key_ids, rows, priors = key_ids[valid], rows[valid], priors[valid]
-    order = np.lexsort((-priors, rows, key_ids))
-    key_ids, rows, priors = key_ids[order], rows[order], priors[order]
+    key_ids, rows, priors, kinds, weights = key_ids[valid], rows[valid], priors[valid], kinds[valid], weights[valid]
+    top = np.zeros(key_count, dtype=np.int64)
+    np.maximum.at(top, key_ids, kinds)
+    strongest = kinds == top[key_ids]
+    counted = strongest & (kinds == 1)
+    # Per (key, entity): the summed count, and the best prior among the strongest rows.
+    order = np.lexsort((-(priors * strongest), rows, key_ids))
+    key_ids, rows = key_ids[order], rows[order]
+    priors, counted, strongest, weights = priors[order], counted[order], strongest[order], weights[order]
     first = np.ones(len(key_ids), dtype=bool)
     first[1:] = (key_ids[1:] != key_ids[:-1]) | (rows[1:] != rows[:-1])
-    key_ids, rows, priors = key_ids[first], rows[first], priors[first].astype(np.float64)
-    totals = np.bincount(key_ids, weights=priors, minlength=key_count)
-    priors = priors / np.maximum(totals[key_ids], 1.0)
-    return _csr(key_ids, rows, np.minimum(priors, 1.0), key_count)
+    group = np.cumsum(first) - 1
+    summed = np.bincount(group, weights=np.where(counted, weights, 0.0), minlength=int(first.sum()))
+    key_ids, rows = key_ids[first], rows[first]
+    best = np.where(strongest[first], priors[first], 0.0)
+    is_count = top[key_ids] == 1
+    value = np.where(is_count, summed, best)
+    totals = np.bincount(key_ids, weights=value, minlength=key_count)
+    denominator = np.where(
+        is_count, np.where(totals[key_ids] > 0, totals[key_ids], 1.0), np.maximum(totals[key_ids], 1.0)
+    )
+    return _csr(key_ids, rows, np.minimum(value / denominator, 1.0), key_count)
 
 
 def _gram_index(key_trie: marisa_trie.Trie, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,7 +260,8 @@ def save_index(index: KBIndex, folder: str | os.PathLike[str], overwrite: bool =
         index.tries[name].save(str(partial / f"{name}.marisa"))
     for name, dtype in ARRAYS.items():
         index.arrays[name].astype(np.dtype(dtype), copy=False).tofile(partial / array_file(name, dtype))
-    (partial / "records.bin").write_bytes(bytes(index.records))
+    for name in BLOBS:
+        (partial / f"{name}.bin").write_bytes(bytes(index.blobs[name]))
     if index.vectors is not None and index.dense is not None:
         np.ascontiguousarray(index.vectors, dtype=np.float16).tofile(partial / "vectors.f16")
         index.dense.save(str(partial / "dense.usearch"))

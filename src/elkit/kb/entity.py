@@ -37,6 +37,8 @@ class Entity:
     def __post_init__(self) -> None:
         if not isinstance(self.entity_id, str) or not self.entity_id.strip():
             raise KBError(f"entity_id must be a non-empty string, got {self.entity_id!r}")
+        if any(ord(char) < 32 for char in self.entity_id):
+            raise KBError(f"entity_id must not contain control characters, got {self.entity_id!r}")
         if not isinstance(self.popularity, int | float) or not math.isfinite(self.popularity) or self.popularity < 0:
             raise KBError(f"popularity of {self.entity_id!r} must be a finite number >= 0, got {self.popularity!r}")
         for name in ("types", "other_ids"):

@@ -6,6 +6,7 @@ Layout of a KB folder (format version 1)::
     entities.marisa        primary entity ids → row
     other_ids.marisa       other ids → other_id_rows[key id] → row
     records.bin            one JSON record per entity row, located by record_offsets
+    alias_ids.bin          the entity id of each alias row, located by alias_id_offsets (saves a trie walk)
     popularity.f32         popularity by row
     aliases.marisa         exact aliases → alias_offsets → (alias_entities, alias_priors), best prior first
     keys.marisa            normalised keys → key_offsets → (key_entities, key_priors)
@@ -44,6 +45,8 @@ FORMAT_NAME = "elkit-kb"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _FINGERPRINT_BYTES = 4096
+_EXACT: dict[str, float] = {"exact": 1.0}  # shared by exact candidates: Candidate.scores is read-only
+_new_tuple = tuple.__new__
 
 ARRAYS: dict[str, str] = {
     "record_offsets": "i8",
@@ -52,6 +55,7 @@ ARRAYS: dict[str, str] = {
     "alias_offsets": "i8",
     "alias_entities": "i4",
     "alias_priors": "f8",
+    "alias_id_offsets": "i8",
     "key_offsets": "i8",
     "key_entities": "i4",
     "key_priors": "f8",
@@ -60,6 +64,7 @@ ARRAYS: dict[str, str] = {
     "gram_keys": "i4",
 }
 TRIES = ("entities", "other_ids", "aliases", "keys")
+BLOBS = ("records", "alias_ids")
 _SUFFIX = {"f8": "f64", "i8": "i64", "i4": "i32", "f4": "f32", "u2": "u16", "f2": "f16"}
 
 
@@ -102,7 +107,8 @@ class KBIndex:
     Args:
         tries: The four marisa tries by name (see the module docstring).
         arrays: The flat arrays by name, as numpy arrays.
-        records: The concatenated JSON records of the entities.
+        blobs: The byte blobs by name: "records" (the entities' JSON records, by row) and "alias_ids" (the
+            entity id of each alias row, each followed by the byte 0x1F).
         manifest: The manifest dict (counts, normaliser settings, dense index settings).
         vectors: Entity vectors by row, or None.
         dense: A usearch index over the vectors, or None.
@@ -113,7 +119,7 @@ class KBIndex:
         self,
         tries: dict[str, marisa_trie.Trie],
         arrays: dict[str, np.ndarray],
-        records: bytes | memoryview,
+        blobs: dict[str, bytes | memoryview],
         manifest: dict[str, Any],
         vectors: np.ndarray | None = None,
         dense: Any = None,
@@ -121,7 +127,10 @@ class KBIndex:
     ) -> None:
         self.tries = tries
         self.arrays = arrays
-        self.records = memoryview(records)
+        self.blobs = {name: memoryview(blob) for name, blob in blobs.items()}
+        self.records = self.blobs["records"]
+        self._alias_ids = self.blobs["alias_ids"]
+        self._alias_id_offsets = _scalar_view(arrays["alias_id_offsets"])
         self.manifest = manifest
         self.vectors = vectors
         self.dense = dense
@@ -218,30 +227,38 @@ class KBIndex:
         alias_id = self._aliases.get(alias)
         if alias_id is None:
             return []
-        start, end = self._alias_offsets[alias_id], self._alias_offsets[alias_id + 1]
-        restore = self._entity_ids.restore_key
+        start = self._alias_offsets[alias_id]
+        end = self._alias_offsets[alias_id + 1]
+        ids, id_offsets = self._alias_ids, self._alias_id_offsets
+        if end - start == 1:  # most aliases name one entity
+            entity_id = str(ids[id_offsets[start] : id_offsets[end] - 1], "utf-8")
+            return [_new_tuple(Candidate, (entity_id, alias, self._alias_priors[start], _EXACT, None))]
+        entity_ids = str(ids[id_offsets[start] : id_offsets[end] - 1], "utf-8").split("\x1f")
         priors = self._alias_priors[start:end].tolist()
-        try:
-            return [
-                Candidate(restore(row), alias, prior, {"exact": 1.0})
-                for row, prior in zip(self._alias_entities[start:end].tolist(), priors, strict=True)
-            ]
-        except (IndexError, KeyError, ValueError) as error:
-            raise KBError(f"alias {alias!r} points outside the KB: the KB file is damaged ({self._where()})") from error
+        return [
+            _new_tuple(Candidate, (entity_id, alias, prior, _EXACT, None))
+            for entity_id, prior in zip(entity_ids, priors, strict=True)
+        ]
 
     def key_candidates(self, key_id: int, source: str, score: float) -> list[Candidate]:
         """Return the candidates of a normalised key id, tagged with `source` and its score."""
         start, end = self._key_offsets[key_id], self._key_offsets[key_id + 1]
         key = self._keys.restore_key(key_id)
+        scores = _EXACT if source == "exact" else {source: score}
+        return self._candidates(self._key_entities[start:end], self._key_priors[start:end], key, scores)
+
+    def _candidates(
+        self, rows: memoryview, priors: memoryview, alias: str, scores: dict[str, float]
+    ) -> list[Candidate]:
+        # The hot path of every lookup: the KB's own data is trusted, and one scores mapping is shared.
         restore = self._entity_ids.restore_key
-        priors = self._key_priors[start:end].tolist()
         try:
             return [
-                Candidate(restore(row), key, prior, {source: score})
-                for row, prior in zip(self._key_entities[start:end].tolist(), priors, strict=True)
+                _new_tuple(Candidate, (restore(row), alias, prior, scores, None))
+                for row, prior in zip(rows.tolist(), priors.tolist(), strict=True)
             ]
         except (IndexError, KeyError, ValueError) as error:
-            raise KBError(f"key {key!r} points outside the KB: the KB file is damaged ({self._where()})") from error
+            raise KBError(f"{alias!r} points outside the KB: the KB file is damaged ({self._where()})") from error
 
     def normalized(self, text: str) -> list[Candidate]:
         """Return the candidates whose normalised alias equals the normalised `text`."""
@@ -377,7 +394,8 @@ class KBIndex:
         for name, dtype in ARRAYS.items():
             view = _map_file(folder / array_file(name, dtype))
             arrays[name] = np.frombuffer(view, dtype=np.dtype(dtype))
-        index = cls(tries, arrays, _map_file(folder / "records.bin"), manifest, path=folder)
+        blobs = {name: _map_file(folder / f"{name}.bin") for name in BLOBS}
+        index = cls(tries, arrays, blobs, manifest, path=folder)
         _check_shapes(index, folder)
         dense_spec = manifest.get("dense")
         if dense_spec:
@@ -436,6 +454,7 @@ def _check_shapes(index: KBIndex, folder: Path) -> None:
         "key_grams": index.key_count,
         "alias_priors": len(arrays["alias_entities"]),
         "key_priors": len(arrays["key_entities"]),
+        "alias_id_offsets": len(arrays["alias_entities"]) + 1,
         "gram_offsets": (1 << index.gram_bits) + 1,
     }
     for name, length in expected.items():
@@ -443,6 +462,7 @@ def _check_shapes(index: KBIndex, folder: Path) -> None:
             raise KBError(f"{folder}: {name} has {len(arrays[name])} entries, expected {length} (damaged KB)")
     ends = {
         "record_offsets": len(index.records),
+        "alias_id_offsets": len(index.blobs["alias_ids"]),
         "alias_offsets": len(arrays["alias_entities"]),
         "key_offsets": len(arrays["key_entities"]),
         "gram_offsets": len(arrays["gram_keys"]),
