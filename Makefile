@@ -23,6 +23,8 @@ demo: $(STAMP)
 	$(BIN)/elkit apply examples/pipeline.toml examples/texts.jsonl $(OUTPUT)/demo.jsonl
 	$(BIN)/elkit stats $(OUTPUT)/demo.jsonl
 	$(BIN)/elkit stats examples/corpus/news.conll
+	$(BIN)/elkit kb build $(OUTPUT)/example-kb --entities examples/kb/entities.jsonl --overwrite
+	$(BIN)/elkit kb query $(OUTPUT)/example-kb "Paris" "ada lovelance" "APPLE" "Babbage"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
