@@ -56,3 +56,17 @@ def test_doc_layer_is_plain_python():
         for module in imported_modules(path):
             assert not module.startswith(("torch", "elkit.kb", "elkit.pipeline", "elkit.tokenize", "numpy")), (
                 f"{path.name} imports {module}")
+
+
+def test_kb_and_candidates_sit_below_the_models():
+    # doc <- kb <- candidates <- linking: lower layers never import higher ones.
+    rules = {
+        "kb": ("elkit.candidates", "elkit.linking", "elkit.ner", "elkit.pipeline"),
+        "candidates": ("elkit.linking", "elkit.ner", "elkit.pipeline"),
+    }
+    offenders = []
+    for package, forbidden in rules.items():
+        for path in (SOURCE / package).rglob("*.py"):
+            offenders += [f"{path.name} imports {module}" for module in imported_modules(path)
+                          if module.startswith(forbidden)]
+    assert offenders == []
