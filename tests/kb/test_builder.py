@@ -7,7 +7,7 @@ import pytest
 from elkit.errors import ElkitError, FormatError, KBError
 from elkit.kb import Entity, KBBuilder
 from elkit.kb.sources import read_alias_table, read_entities_jsonl, read_synonyms
-from tests.kb.support import ALIAS_TABLE, ENTITIES, write_entities, write_text
+from tests.kb.support import ALIAS_TABLE, write_entities, write_text
 
 
 def build(builder, tmp_path, entities=None, aliases=None, synonyms=None, prefix=""):
@@ -37,7 +37,14 @@ def test_entities_jsonl_fields(tmp_path):
     assert texas.types == ("LOC", "GPE") and texas.attrs == {}
     assert index.entity_id_at(index.entity_row("enwiki:Ada_Lovelace")) == "Q7259"
     # The label and every listed alias become aliases.
-    assert set(index.iter_aliases()) == {"Paris", "City of Light", "Ada Lovelace", "Augusta Ada King", "Universe", "cosmos"}
+    assert set(index.iter_aliases()) == {
+        "Paris",
+        "City of Light",
+        "Ada Lovelace",
+        "Augusta Ada King",
+        "Universe",
+        "cosmos",
+    }
 
 
 def test_aliases_without_weights_share_by_popularity(tmp_path):
@@ -67,14 +74,18 @@ def test_alias_table_counts_become_priors(tmp_path):
 
 
 def test_alias_table_with_a_prior_column(tmp_path):
-    table = write_text(tmp_path, "aliases.csv", 'alias,entity_id,prior\nParis,Q90,0.6\nParis,Q830149,0.3\n"Ada, Countess",Q7259,0.9\n')
+    table = write_text(
+        tmp_path, "aliases.csv", 'alias,entity_id,prior\nParis,Q90,0.6\nParis,Q830149,0.3\n"Ada, Countess",Q7259,0.9\n'
+    )
     index = build(KBBuilder(), tmp_path, entities=write_entities(tmp_path), aliases=table)
     assert priors(index, "Paris") == pytest.approx({"Q90": 0.6, "Q830149": 0.3})
     assert priors(index, "Ada, Countess") == pytest.approx({"Q7259": 0.9})
 
 
 def test_alias_table_other_column_names(tmp_path):
-    table = write_text(tmp_path, "aliases.tsv", "kb_id\tmention\tfrequency\tnote\nQ90\tParee\t3\tx\nQ830149\tParee\t1\ty\n")
+    table = write_text(
+        tmp_path, "aliases.tsv", "kb_id\tmention\tfrequency\tnote\nQ90\tParee\t3\tx\nQ830149\tParee\t1\ty\n"
+    )
     index = build(KBBuilder(), tmp_path, entities=write_entities(tmp_path), aliases=table)
     assert priors(index, "Paree") == pytest.approx({"Q90": 0.75, "Q830149": 0.25})
 
@@ -164,7 +175,9 @@ def conflicting_alias_row(tmp_path):
 
 def not_utf8(tmp_path):
     entities = tmp_path / "entities.jsonl"
-    entities.write_bytes(f"{GOOD_ENTITY}\n".encode() + b'{"entity_id": "Q3", "label": "Caf\xe9"}\n' + OTHER_ENTITY.encode())
+    entities.write_bytes(
+        f"{GOOD_ENTITY}\n".encode() + b'{"entity_id": "Q3", "label": "Caf\xe9"}\n' + OTHER_ENTITY.encode()
+    )
     return {"entities": entities}, str(entities), 2, None, "not valid UTF-8: byte 0xe9"
 
 
@@ -245,7 +258,7 @@ def test_lenient_keeps_the_first_version_and_scales_priors(tmp_path):
     entities = write_text(
         tmp_path,
         "entities.jsonl",
-        f'{GOOD_ENTITY}\n{OTHER_ENTITY}\n{json.dumps({"entity_id": "Q90", "label": "Changed"})}\n',
+        f"{GOOD_ENTITY}\n{OTHER_ENTITY}\n{json.dumps({'entity_id': 'Q90', 'label': 'Changed'})}\n",
     )
     table = write_text(
         tmp_path,
@@ -291,14 +304,6 @@ def test_the_build_report_is_stored_in_the_manifest(tmp_path):
     assert index.manifest["build"]["sources"] == [str(entities), str(table)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: KBBuilder.add_entity only checks a new primary id against primary ids, not against other ids: "
-        "A(other_ids=['B']) then B is accepted silently (B's lookup shadows A's other id), while B then "
-        "A(other_ids=['B']) raises, and InMemoryKB.add_entity refuses both orders"
-    ),
-)
 def test_a_primary_id_that_is_already_an_other_id_is_a_conflict():
     builder = KBBuilder(on_error="raise")
     builder.add_entity(Entity("A", "Alpha", other_ids=("B",)))

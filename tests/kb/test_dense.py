@@ -13,7 +13,11 @@ ENTITIES = [
     Entity("D2", "Breast Cancer", "a malignant tumour of the breast"),
     Entity("D3", "Influenza", "a viral infection"),
 ]
-ALIASES = {"D1": ["Tooth Agenesis", "hypodontia"], "D2": ["Breast Cancer", "mammary carcinoma"], "D3": ["Influenza", "flu"]}
+ALIASES = {
+    "D1": ["Tooth Agenesis", "hypodontia"],
+    "D2": ["Breast Cancer", "mammary carcinoma"],
+    "D3": ["Influenza", "flu"],
+}
 
 
 def build(folder=None):
@@ -24,7 +28,9 @@ def build(folder=None):
 
 
 def nearest(kb, encoder, texts, limit=3):
-    return [[candidate.entity_id for candidate in found] for found in kb.get_dense_candidates(encoder.encode(texts), limit)]
+    return [
+        [candidate.entity_id for candidate in found] for found in kb.get_dense_candidates(encoder.encode(texts), limit)
+    ]
 
 
 def test_the_fake_encoder_is_deterministic_and_normalised():
@@ -67,7 +73,9 @@ def test_embed_kb_with_alias_units(tmp_path):
     expected = {(entity.entity_id, entity.text()) for entity in ENTITIES}
     expected |= {(entity_id, alias) for entity_id, aliases in ALIASES.items() for alias in aliases}
     index = open_kb(tmp_path / "kb").index
-    assert sorted((index.entity_id_at(int(row)), text) for row, text in zip(rows, texts, strict=True)) == sorted(expected)
+    assert sorted((index.entity_id_at(int(row)), text) for row, text in zip(rows, texts, strict=True)) == sorted(
+        expected
+    )
     spec = embed_kb(tmp_path / "kb", TrigramEncoder(), units="aliases")
     assert spec["units"] == "aliases" and spec["vectors"] == len(texts)
     kb = open_kb(tmp_path / "kb")

@@ -1,7 +1,10 @@
 """Aliases counted from the linked mentions of a corpus."""
 
+import pytest
+
 from elkit.corpora.base import MENTIONS_KEY
 from elkit.doc import NIL, Doc
+from elkit.errors import FormatError
 from elkit.kb import Entity, KBBuilder
 from elkit.kb.enrich import mention_alias_counts
 
@@ -35,7 +38,11 @@ def test_counts_overlapping_mentions_from_the_span_group():
     doc = Doc.from_words(["colon", "cancer", "cells"])
     doc.spans[MENTIONS_KEY] = [doc.span(0, 2, "Disease", "D3"), doc.span(0, 3, "Cell", "C1+C2")]
     doc.ents = [doc.span(0, 3, "Cell", "C1+C2")]
-    assert mention_alias_counts([doc]) == {("colon cancer", "D3"): 1, ("colon cancer cells", "C1"): 1, ("colon cancer cells", "C2"): 1}
+    assert mention_alias_counts([doc]) == {
+        ("colon cancer", "D3"): 1,
+        ("colon cancer cells", "C1"): 1,
+        ("colon cancer cells", "C2"): 1,
+    }
 
 
 def test_counts_feed_a_builder():
@@ -51,6 +58,13 @@ def test_counts_feed_a_builder():
         "D2": 0.5,
     }
     assert builder.report.counts == {"unknown entity": 1}
-    assert builder.report.examples["unknown entity"] == ["alias 'colon cancer' names unknown entity 'D404'"] or (
-        builder.report.examples["unknown entity"][0].endswith("names unknown entity 'D404'")
-    )
+    [example] = builder.report.examples["unknown entity"]
+    assert example.startswith("train.pubtator") and example.endswith("alias 'colon cancer' names unknown entity 'D404'")
+
+
+def test_strict_counts_name_the_corpus():
+    builder = KBBuilder()
+    builder.add_entity(Entity("D1"))
+    with pytest.raises(FormatError, match="names unknown entity 'D9'") as error:
+        builder.add_alias_counts({("gout", "D9"): 1}, "train.pubtator")
+    assert (error.value.path, error.value.field) == ("train.pubtator", "entity_id")

@@ -75,13 +75,6 @@ def test_invalid_entity_fields_are_refused(kb):
     assert "Q5" not in kb and kb.entity_count == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: InMemoryKB.add_entity calls tuple(types) / tuple(other_ids) before Entity's check, so a bare "
-        "string is split into characters (types=('L', 'O', 'C'); other ids 'w', 'd', ':', '5') instead of KBError"
-    ),
-)
 @pytest.mark.parametrize("field_name", ["types", "other_ids"])
 def test_a_bare_string_is_not_a_list_of_ids(kb, field_name):
     with pytest.raises(KBError, match=field_name):

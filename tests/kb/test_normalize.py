@@ -90,9 +90,7 @@ def test_a_kb_keeps_its_normaliser(tmp_path):
     assert [candidate.entity_id for candidate in kb.get_normalized_candidates("inflammatory bowel disease")] == ["D1"]
 
 
-TRICKY_CHARACTERS = st.sampled_from(
-    list("aAsSeiyz .'’,-_ßſİıﬁ①Ａé\u00a0\u0301\u0307\u0345\u1100\u1161\u11a8한ŉǅ")
-)
+TRICKY_CHARACTERS = st.sampled_from(list("aAsSeiyz .'’,-_ßſİıﬁ①Ａé\u00a0\u0301\u0307\u0345\u1100\u1161\u11a8한ŉǅ"))
 
 
 @settings(max_examples=400, deadline=None)
@@ -104,13 +102,6 @@ def test_normalising_is_idempotent(text, singularize):
     assert once == once.strip() and "  " not in once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: AliasNormalizer._normalize applies the possessive/apostrophe rules before accent stripping "
-        "and does not re-normalise after casefold, so with strip_punctuation=False it is not idempotent"
-    ),
-)
 @pytest.mark.parametrize(
     ("normalizer", "text"),
     [

@@ -169,6 +169,16 @@ class KBBuilder:
                     "entity_id",
                 )
             return False
+        if entity.entity_id in self._other_index:
+            owner_id = self._entities[self._other_index[entity.entity_id]].entity_id
+            self._problem(
+                "conflicting other id",
+                f"entity id {entity.entity_id!r} is already an other id of {owner_id!r}",
+                path,
+                line,
+                "entity_id",
+            )
+            return False
         for other in entity.other_ids:
             owner = self.entity_position(other)
             if owner is not None and other != entity.entity_id:

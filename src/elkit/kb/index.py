@@ -427,9 +427,34 @@ def read_kb_manifest(folder: Path) -> dict[str, Any]:
         raise KBError(f"{path}: not an elkit KB manifest")
     if manifest.get("version") != FORMAT_VERSION:
         raise KBError(f"{path}: KB format version {manifest.get('version')!r} is not supported (need {FORMAT_VERSION})")
-    if not isinstance(manifest.get("files"), dict):
-        raise KBError(f"{path}: the manifest lists no files")
+    _check_manifest_fields(manifest, path)
     return manifest
+
+
+def _check_manifest_fields(manifest: dict[str, Any], path: Path) -> None:
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise KBError(f"{path}: the manifest lists no files [files]")
+    for name, spec in files.items():
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("size"), int)
+            or not isinstance(spec.get("fingerprint"), str)
+        ):
+            raise KBError(f"{path}: files.{name} must be an object with an integer size and a fingerprint")
+    required = [f"{name}.marisa" for name in TRIES] + [f"{name}.bin" for name in BLOBS]
+    required += [array_file(name, dtype) for name, dtype in ARRAYS.items()]
+    missing = [name for name in required if name not in files]
+    if missing:
+        raise KBError(f"{path}: the manifest does not list {', '.join(missing)} (damaged or incomplete KB)")
+    bits = manifest.get("gram_bits")
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 32:
+        raise KBError(f"{path}: gram_bits must be an integer in [1, 32], got {bits!r}")
+    if not isinstance(manifest.get("normalizer", {}), dict):
+        raise KBError(f"{path}: normalizer must be an object, got {manifest.get('normalizer')!r}")
+    dense = manifest.get("dense")
+    if dense is not None and (not isinstance(dense, dict) or not isinstance(dense.get("dim"), int)):
+        raise KBError(f"{path}: dense must be an object with an integer dim, got {dense!r}")
 
 
 def _check_file(folder: Path, name: str, spec: dict[str, Any]) -> None:

@@ -59,7 +59,7 @@ class InMemoryKB(IndexedKB):
             KBError: The id (or one of its other ids) is taken, a field is invalid, or the vector's width
                 differs from the other vectors'.
         """
-        entity = Entity(entity_id, name, description, tuple(types), float(popularity), tuple(other_ids), attrs or {})
+        entity = Entity(entity_id, name, description, types, popularity, other_ids, attrs or {})  # type: ignore[arg-type]
         if self.resolve(entity_id) is not None:
             raise KBError(f"entity {entity_id!r} already exists")
         for other in entity.other_ids:

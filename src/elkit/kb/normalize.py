@@ -40,10 +40,11 @@ def _singular(word: str) -> str:
 class AliasNormalizer:
     """Turn an alias or a mention into its lookup key.
 
-    Steps, in order: Unicode NFKC; abbreviations written with dots lose the dots ("U.S." → "US"); possessive
-    "'s" is dropped and in-word apostrophes are removed ("Crohn's" → "Crohn", "O'Neil" → "ONeil"); case is folded;
-    accents are stripped; every run of punctuation, symbols or whitespace becomes one space; optionally each
-    word is made singular with simple English rules.
+    Steps, in order: Unicode NFKC; abbreviations written with dots lose the dots ("U.S." → "US"); case is
+    folded; accents are stripped (or, when kept, the text is recomposed to NFC); possessive "'s" is dropped and
+    in-word apostrophes are removed ("Crohn's" → "crohn", "O'Neil" → "oneil"); every run of punctuation,
+    symbols or whitespace becomes one space; optionally each word is made singular with simple English rules.
+    Normalising a key again gives the same key.
 
     Attributes:
         lowercase: Fold case.
@@ -71,12 +72,11 @@ class AliasNormalizer:
         text = unicodedata.normalize("NFKC", text)
         if self.abbreviations and "." in text:
             text = " ".join(word.replace(".", "") if _ABBREVIATION.match(word) else word for word in text.split())
-        if "'" in text or "’" in text:
-            text = _APOSTROPHE.sub(r"\1", _POSSESSIVE.sub(r"\1", text))
         if self.lowercase:
             text = text.casefold()
-        if self.strip_accents:
-            text = _strip_accents(text)
+        text = _strip_accents(text) if self.strip_accents else unicodedata.normalize("NFC", text)
+        if "'" in text or "’" in text:
+            text = _APOSTROPHE.sub(r"\1", _POSSESSIVE.sub(r"\1", text))
         if self.strip_punctuation:
             text = _NON_WORD.sub(" ", text)
         words = text.split()
