@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="Build the KBs and vectors again.")
     parser.add_argument("--no-dense", action="store_true", help="Skip the dense generator (no encoder).")
     parser.add_argument("--units", default="aliases", choices=("entities", "aliases"), help="Dense index units.")
+    parser.add_argument("--embed-threads", type=int, default=2, help="Torch threads while embedding the KBs.")
     args = parser.parse_args()
     import torch
 
@@ -158,7 +159,9 @@ def main() -> None:
         kb = build_medic(args.data, args.work / name, enriched, args.rebuild)
         if encoder is not None and not kb.vector_dim:
             started = time.perf_counter()
+            torch.set_num_threads(args.embed_threads)
             spec = embed_kb(kb.path, encoder, units=args.units, batch_size=256)
+            torch.set_num_threads(1)
             log(f"embedded {name}: {spec['vectors']:,} vectors in {time.perf_counter() - started:.0f}s")
             kb = open_kb(args.work / name)
         tables[name] = report_table(f"NCBI-disease dev vs {name}", kb, gold, encoder)

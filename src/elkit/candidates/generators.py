@@ -192,7 +192,7 @@ class DenseGenerator:
         ]
 
 
-DEFAULT_WEIGHTS: Mapping[str, float] = {"exact": 1.0, "normalized": 0.98, "fuzzy": 0.9, "dense": 0.85}
+DEFAULT_WEIGHTS: Mapping[str, float] = {"exact": 1.0, "normalized": 0.98, "fuzzy": 0.7, "dense": 0.95}
 """How much each source's score counts in the union's ranking (tuned on NCBI-disease dev)."""
 
 
