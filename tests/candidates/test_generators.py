@@ -164,7 +164,7 @@ def test_union_merges_per_entity_and_keeps_every_score(kb):
 
 
 def test_union_merge_rule():
-    union = UnionGenerator([], weights={"fuzzy": 0.5}, prior_weight=0.2)
+    union = UnionGenerator([], weights={"fuzzy": 0.5, "dense": 0.85}, prior_weight=0.2)
     merged = union.merge(
         [
             [Candidate("A", "", 0.0, {"dense": 0.9})],
