@@ -108,10 +108,13 @@ class IndexedKB:
         candidates: list[Candidate] = []
         seen: set[str] = set()
         for key_id, similarity in index.fuzzy_keys(text, limit=limit, min_score=min_score):
-            for candidate in index.key_candidates(key_id, "fuzzy", similarity):
+            # A key can name thousands of entities (a common surname): read only as many as still fit.
+            for candidate in index.key_candidates(key_id, "fuzzy", similarity, limit=limit):
                 if candidate.entity_id not in seen:
                     seen.add(candidate.entity_id)
                     candidates.append(candidate)
+            if len(candidates) >= limit:
+                break
         return candidates[:limit]
 
     def get_vector(self, entity_id: str) -> np.ndarray:

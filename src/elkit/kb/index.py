@@ -240,9 +240,11 @@ class KBIndex:
             for entity_id, prior in zip(entity_ids, priors, strict=True)
         ]
 
-    def key_candidates(self, key_id: int, source: str, score: float) -> list[Candidate]:
-        """Return the candidates of a normalised key id, tagged with `source` and its score."""
+    def key_candidates(self, key_id: int, source: str, score: float, limit: int | None = None) -> list[Candidate]:
+        """Return the candidates of a normalised key id (the `limit` best priors), tagged with `source`."""
         start, end = self._key_offsets[key_id], self._key_offsets[key_id + 1]
+        if limit is not None:
+            end = min(end, start + max(limit, 0))
         key = self._keys.restore_key(key_id)
         scores = _EXACT if source == "exact" else {source: score}
         return self._candidates(self._key_entities[start:end], self._key_priors[start:end], key, scores)
