@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,18 @@ def read_entities_jsonl(
         on_error: ``raise`` at the first bad line, or ``skip`` it and record it in `report`.
         report: Collects skipped lines.
     """
+    yield from _stream(
+        path, lambda text, line: _entity_record(text, popularity_field, type_field, str(path), line), on_error, report
+    )
+
+
+def _stream(
+    path: str | Path,
+    parse: Callable[[str, int], EntityRecord],
+    on_error: OnError,
+    report: ReadReport | None,
+) -> Iterator[EntityRecord]:
+    """Parse each non-blank line of a file, failing or skipping (with the file and line) on bad ones."""
     for number, text in iter_lines(path):
         if isinstance(text, FormatError):
             handle(text, on_error, report)
@@ -76,7 +88,7 @@ def read_entities_jsonl(
         if not text.strip():
             continue
         try:
-            yield _entity_record(text, popularity_field, type_field, str(path), number)
+            yield parse(text, number)
         except FormatError as error:
             handle(error.at(path, number), on_error, report)
 
@@ -220,16 +232,12 @@ def read_synonyms(
         on_error: ``raise`` at the first bad line, or ``skip`` it and record it in `report`.
         report: Collects skipped lines.
     """
-    for number, text in iter_lines(path):
-        if isinstance(text, FormatError):
-            handle(text, on_error, report)
-            continue
-        if not text.strip():
-            continue
-        try:
-            yield _synonym_record(text, numeric_id_prefix, entity_type, str(path), number)
-        except FormatError as error:
-            handle(error.at(path, number), on_error, report)
+    yield from _stream(
+        path,
+        lambda text, line: _synonym_record(text, numeric_id_prefix, entity_type, str(path), line),
+        on_error,
+        report,
+    )
 
 
 def _synonym_record(text: str, numeric_id_prefix: str, entity_type: str, path: str, line: int) -> EntityRecord:
