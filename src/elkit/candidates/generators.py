@@ -61,6 +61,10 @@ class _PerMention:
 
     name = ""
 
+    def __init__(self, kb: KnowledgeBase, limit: int | None = None) -> None:
+        self.kb = kb
+        self.limit = limit
+
     def __call__(self, mention: Mention) -> list[Candidate]:
         raise NotImplementedError
 
@@ -86,10 +90,6 @@ class ExactGenerator(_PerMention):
 
     name = "exact"
 
-    def __init__(self, kb: KnowledgeBase, limit: int | None = None) -> None:
-        self.kb = kb
-        self.limit = limit
-
     def __call__(self, mention: Mention) -> list[Candidate]:
         """Return the candidates of one mention, best prior first."""
         return self.kb.get_alias_candidates(mention_text(mention))[: self.limit]
@@ -109,10 +109,6 @@ class NormalizedGenerator(_PerMention):
 
     name = "normalized"
 
-    def __init__(self, kb: KnowledgeBase, limit: int | None = None) -> None:
-        self.kb = kb
-        self.limit = limit
-
     def __call__(self, mention: Mention) -> list[Candidate]:
         """Return the candidates of one mention, best prior first."""
         return self.kb.get_normalized_candidates(mention_text(mention))[: self.limit]
@@ -130,8 +126,7 @@ class FuzzyGenerator(_PerMention):
     name = "fuzzy"
 
     def __init__(self, kb: KnowledgeBase, limit: int = 10, min_score: float = 0.5) -> None:
-        self.kb = kb
-        self.limit = limit
+        super().__init__(kb, limit)
         self.min_score = min_score
 
     def __call__(self, mention: Mention) -> list[Candidate]:
