@@ -27,7 +27,7 @@ import tomli_w
 
 from elkit.errors import ConfigError
 
-__all__ = ["ComponentConfig", "NlpConfig", "PipelineConfig", "load_config", "save_config"]
+__all__ = ["ComponentConfig", "NlpConfig", "PipelineConfig", "TrainingConfig", "load_config", "save_config"]
 
 
 class ComponentConfig(pydantic.BaseModel):
@@ -54,6 +54,25 @@ class NlpConfig(pydantic.BaseModel):
     max_length: int = pydantic.Field(default=1_000_000, gt=0)
 
 
+class TrainingConfig(pydantic.BaseModel):
+    """The ``[training]`` section: how ``elkit train`` trains the pipeline's trainable components."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    seed: int = 0
+    unit: str = pydantic.Field(default="sentence", pattern="^(sentence|document)$")
+    batch_words: int = pydantic.Field(default=1000, gt=0)
+    max_epochs: int = pydantic.Field(default=20, ge=0)
+    max_steps: int = pydantic.Field(default=0, ge=0)
+    eval_frequency: int = pydantic.Field(default=500, gt=0)
+    patience: int = pydantic.Field(default=3000, ge=0)
+    dropout: float | None = pydantic.Field(default=None, ge=0.0, lt=1.0)
+    warmup_steps: int = pydantic.Field(default=200, ge=0)
+    decay: bool = True
+    threads: int = pydantic.Field(default=0, ge=0)
+    eval_batch_size: int = pydantic.Field(default=256, gt=0)
+
+
 class PipelineConfig(pydantic.BaseModel):
     """A whole pipeline config."""
 
@@ -61,6 +80,7 @@ class PipelineConfig(pydantic.BaseModel):
 
     nlp: NlpConfig = NlpConfig()
     components: dict[str, ComponentConfig] = {}
+    training: TrainingConfig | None = None
 
     @pydantic.model_validator(mode="after")
     def _check_names(self) -> PipelineConfig:
@@ -124,6 +144,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
     return PipelineConfig.from_dict(data, source=str(path))
 
 
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
+
+
 def save_config(config: PipelineConfig, path: str | Path) -> None:
-    """Write a config as TOML."""
-    Path(path).write_text(tomli_w.dumps(config.to_dict()), encoding="utf-8")
+    """Write a config as TOML; settings that are None are left out (TOML has no null: the default applies)."""
+    Path(path).write_text(tomli_w.dumps(_without_none(config.to_dict())), encoding="utf-8")

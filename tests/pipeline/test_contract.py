@@ -18,10 +18,25 @@ TEXTS = [
 ]
 
 
+def _training_docs(nlp: Pipeline) -> list:
+    docs = []
+    for text, spans in [("Dr. Smith went to Washington.", [(1, 2, "PER"), (4, 5, "LOC")]),
+                        ("Zola wrote in 1898.", [(0, 1, "PER")])]:
+        doc = nlp.make_doc(text)
+        doc.ents = [doc.span(start, end, label) for start, end, label in spans]
+        docs.append(doc)
+    return docs
+
+
 @pytest.fixture(params=factories.names())
 def pipeline(request) -> Pipeline:
     nlp = Pipeline()
-    nlp.add_pipe(request.param, name="component")
+    component = nlp.add_pipe(request.param, name="component")
+    if hasattr(component, "update"):  # trainable: the contract holds for a trained model
+        docs = _training_docs(nlp)
+        component.initialize(lambda: docs)
+        for _ in range(3):
+            component.update(docs)
     return nlp
 
 

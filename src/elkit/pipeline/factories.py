@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from elkit.ner.component import SpanNER
+from elkit.ner.ruler import EntityRuler
 from elkit.registry import factories, tokenizers
 from elkit.tokenize import Sentencizer, Tokenizer
 
@@ -20,3 +23,47 @@ def make_tokenizer(special_cases: Mapping[str, Sequence[str]] | None = None) -> 
 def make_sentencizer(name: str, newline_breaks: bool = False) -> Sentencizer:
     """The rule-based sentence splitter."""
     return Sentencizer(name, newline_breaks=newline_breaks)
+
+
+@factories.register("elkit.SpanNER.v1")
+def make_span_ner(
+    name: str,
+    labels: list[str] | None = None,
+    encoder: dict[str, Any] | None = None,
+    hidden_width: int = 128,
+    max_width: int = 10,
+    dropout: float = 0.1,
+    threshold: float = 0.5,
+    context: str = "sentence",
+    spans_key: str | None = None,
+    overwrite_ents: bool = False,
+    learning_rate: float = 0.001,
+    encoder_learning_rate: float | None = None,
+    seed: int = 0,
+) -> SpanNER:
+    """The trainable span-scoring entity recognizer (see :class:`elkit.ner.SpanNER`)."""
+    return SpanNER(
+        name, labels=labels or (), encoder=encoder, hidden_width=hidden_width, max_width=max_width, dropout=dropout,
+        threshold=threshold, context=context, spans_key=spans_key, overwrite_ents=overwrite_ents,
+        learning_rate=learning_rate, encoder_learning_rate=encoder_learning_rate, seed=seed,
+    )
+
+
+@factories.register("elkit.EntityRuler.v1")
+def make_entity_ruler(
+    name: str,
+    patterns_path: str | None = None,
+    phrase_matcher_attr: str = "ORTH",
+    overwrite_ents: bool = False,
+    spans_key: str | None = None,
+    validate: bool = True,
+) -> EntityRuler:
+    """The pattern matcher: phrase and token patterns from a spaCy / Prodigy patterns.jsonl (read on first use)."""
+    return EntityRuler(
+        name,
+        patterns_path=patterns_path,
+        phrase_matcher_attr=phrase_matcher_attr,
+        overwrite_ents=overwrite_ents,
+        spans_key=spans_key,
+        validate=validate,
+    )

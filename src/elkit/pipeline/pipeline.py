@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,76 @@ class Pipeline:
             for batch in pool.imap(_worker_run, batches, chunksize=1):
                 yield from batch
 
+    # --- learning -------------------------------------------------------------------------------------------
+
+    def _trainable(self, method: str, names: Iterable[str] | None = None) -> list[tuple[str, Any]]:
+        chosen = None if names is None else set(names)
+        return [
+            (name, component) for name, component in self._components
+            if hasattr(component, method) and (chosen is None or name in chosen)
+        ]
+
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *,
+                   components: Iterable[str] | None = None) -> None:
+        """Initialise trainable components (labels, fresh weights) from training examples.
+
+        Args:
+            get_examples: Returns the training examples (``Example`` objects or documents with gold entities).
+            components: Names to initialise; all trainable ones when None.
+        """
+        for _, component in self._trainable("initialize", components):
+            component.initialize(get_examples)
+
+    def update(
+        self,
+        examples: Iterable[Any],
+        *,
+        drop: float | None = None,
+        sgd: Any = None,
+        losses: dict[str, float] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> dict[str, float]:
+        """One learning step of every trainable component on a batch of examples (online learning).
+
+        Args:
+            examples: ``Example`` objects, or documents whose ``ents`` are the gold annotation.
+            drop: Dropout rate for this step (None: each component's configured rate).
+            sgd: An optimizer handed to each component (None: each component's own).
+            losses: Accumulates each component's loss under its name.
+            exclude: Components not to update.
+
+        Returns:
+            ``losses``.
+        """
+        batch = list(examples)
+        losses = {} if losses is None else losses
+        skipped = set(exclude)
+        for name, component in self._trainable("update"):
+            if name not in skipped:
+                component.update(batch, drop=drop, sgd=sgd, losses=losses)
+        return losses
+
+    def rehearse(
+        self,
+        examples: Iterable[Any],
+        *,
+        drop: float | None = None,
+        sgd: Any = None,
+        losses: dict[str, float] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> dict[str, float]:
+        """A step of every trainable component towards its own earlier predictions on raw documents.
+
+        Mix it with :meth:`update` when fine-tuning a trained pipeline on new data, against forgetting.
+        """
+        batch = list(examples)
+        losses = {} if losses is None else losses
+        skipped = set(exclude)
+        for name, component in self._trainable("rehearse"):
+            if name not in skipped:
+                component.rehearse(batch, drop=drop, sgd=sgd, losses=losses)
+        return losses
+
     # --- saving ---------------------------------------------------------------------------------------------
 
     def to_disk(self, path: str | Path) -> None:
@@ -284,14 +354,24 @@ def _worker_run(batch: list[str | Doc]) -> list[Doc]:
 
 
 def load(path: str | Path) -> Pipeline:
-    """Load a pipeline: a directory saved with ``Pipeline.to_disk``, or a TOML config file (untrained).
+    """Load a pipeline from a saved directory, a TOML config file or an installed model package.
+
+    A directory is one saved with ``Pipeline.to_disk``; a config builds an untrained pipeline; a name such as
+    ``"en_demo"`` loads a model package built by ``elkit package`` and installed with pip.
 
     Raises:
-        ModelError: When ``path`` is neither.
+        ModelError: When ``path`` is none of these.
     """
     target = Path(path)
     if target.is_dir():
         return Pipeline.from_disk(target)
     if target.is_file() and target.suffix == ".toml":
         return Pipeline.from_config(target)
-    raise ModelError(f"{path}: not a pipeline directory (with {MANIFEST_NAME}) or a .toml config file")
+    from elkit.packaging import is_package_name, load_installed_package  # here: elkit.packaging imports this module
+
+    if not target.exists() and str(path) == target.name and is_package_name(target.name):
+        return load_installed_package(target.name)
+    raise ModelError(
+        f"{path}: not a pipeline directory (with {MANIFEST_NAME}), a .toml config file "
+        "or the name of an installed elkit model package"
+    )

@@ -1,0 +1,134 @@
+"""``elkit train``, ``elkit evaluate`` and ``elkit vectors distill``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from elkit.cli.main import app, error_console
+from elkit.corpora import ReadReport, read_corpus
+from elkit.doc import Doc
+from elkit.errors import ConfigError, DataError
+from elkit.evaluation import evaluate_ner
+from elkit.pipeline import load
+
+__all__ = ["evaluate", "train_command"]
+
+vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
+
+
+def _read_docs(path: Path, format: str | None, lenient: bool) -> list[Doc]:
+    report = ReadReport()
+    docs = list(read_corpus(path, format, on_error="skip" if lenient else "raise", report=report))
+    if lenient and report.skipped_count:
+        typer.echo(f"{path}: skipped {report.skipped_count:,} bad records", err=True)
+    if not docs:
+        raise DataError(f"{path}: no documents")
+    return docs
+
+
+def _parse_overrides(values: list[str]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for item in values:
+        key, separator, raw = item.partition("=")
+        if not separator or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        try:
+            overrides[key] = json.loads(raw)
+        except ValueError:
+            overrides[key] = raw
+    return overrides
+
+
+@app.command("train")
+def train_command(
+    config: Path = typer.Argument(..., help="Pipeline config (.toml) with a [training] section."),
+    train_path: Path = typer.Option(..., "--train", help="Training corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
+    dev_path: Path = typer.Option(..., "--dev", help="Development corpus, evaluated during training."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last, training.json."),
+    base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline."),
+    format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),
+    override: list[str] = typer.Option([], "--set", help="Config override, e.g. --set training.max_epochs=5"),
+    lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
+) -> None:
+    """Train a pipeline on a corpus, keeping the best model on the dev set (seeded, with early stopping)."""
+    from elkit.config import load_config
+    from elkit.training import train
+
+    settings = load_config(config, _parse_overrides(override))
+    train_docs = _read_docs(train_path, format, lenient)
+    dev_docs = _read_docs(dev_path, format, lenient)
+    _, result = train(settings, train_docs, dev_docs, output, console=error_console, base_model=base_model)
+    best = max(result.history, key=lambda record: record["ents_f"])
+    typer.echo(f"best model: {output / 'model-best'} (step {result.best_step:,})")
+    typer.echo(f"training time: {result.seconds / 60:.1f} min, {result.steps:,} steps")
+    typer.echo(f"ents_p: {best['ents_p']:.4f}")
+    typer.echo(f"ents_r: {best['ents_r']:.4f}")
+    typer.echo(f"ents_f: {best['ents_f']:.4f}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="A trained pipeline directory (or installed model package name)."),
+    data: Path = typer.Argument(..., help="Gold corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
+    format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Documents per batch."),
+    lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
+) -> None:
+    """Score a pipeline's entities against a gold corpus: P / R / F1 overall and per label, and words/second."""
+    nlp = load(model)
+    gold = _read_docs(data, format, lenient)
+    scores = evaluate_ner(nlp, gold, batch_size=batch_size)
+    typer.echo(f"{'label':<12} {'P':>7} {'R':>7} {'F':>7} {'support':>8}")
+    for label, values in scores.per_label.items():
+        typer.echo(f"{label:<12} {values['p']:7.4f} {values['r']:7.4f} {values['f']:7.4f} {scores.gold[label]:8,}")
+    overall = scores.overall
+    typer.echo(f"{'overall':<12} {overall['p']:7.4f} {overall['r']:7.4f} {overall['f']:7.4f} "
+               f"{sum(scores.gold.values()):8,}")
+    typer.echo(f"words: {scores.words:,} in {scores.seconds:.2f} s ({scores.words_per_second:,.0f} words/s)")
+    if output is not None:
+        output.write_text(json.dumps(scores.to_dict(), indent=2), encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    typer.echo(f"ents_p: {overall['p']:.4f}")
+    typer.echo(f"ents_r: {overall['r']:.4f}")
+    typer.echo(f"ents_f: {overall['f']:.4f}")
+
+
+@vectors_app.command("distill")
+def distill(
+    output: Path = typer.Argument(..., help="Folder to write words.txt and vectors.safetensors to."),
+    corpus: list[Path] = typer.Option([], "--corpus", help="Corpus whose words get vectors (repeatable)."),
+    words_file: list[Path] = typer.Option([], "--words", help="A file of words, one a line (repeatable)."),
+    model: Path | None = typer.Option(None, "--model", help="Local Hugging Face model (default: all-MiniLM-L6-v2)."),
+    model_vocabulary: bool = typer.Option(True, "--model-vocabulary/--no-model-vocabulary",
+                                          help="Also give every whole word of the model's vocabulary a vector."),
+    lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
+) -> None:
+    """Distil context-free word vectors from a transformer, for the fast encoder's ``vectors`` setting."""
+    from elkit.ner.encoders import load_transformer
+    from elkit.ner.vectors import distill_vectors, save_vectors
+
+    words: set[str] = set()
+    for path in corpus:
+        for doc in _read_docs(path, None, lenient):
+            words.update(doc.words)
+    for path in words_file:
+        try:
+            words.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: cannot read words: {error}") from error
+    if model_vocabulary:
+        from elkit.encoders.text import default_model_path
+
+        _, tokenizer = load_transformer(model or default_model_path())
+        words.update(token for token in tokenizer.get_vocab()
+                     if token.isprintable() and not token.startswith(("##", "[")))
+    if not words:
+        raise DataError("no words: give --corpus or --words, or keep --model-vocabulary")
+    vocabulary, matrix = distill_vectors(words, model)
+    save_vectors(output, vocabulary, matrix)
+    typer.echo(f"wrote {len(vocabulary):,} vectors of width {matrix.shape[1]} to {output}")

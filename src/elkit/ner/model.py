@@ -1,0 +1,115 @@
+"""The span-scoring model: encoder → word vectors → span vectors → scores against a label matrix.
+
+Every span of up to ``max_width`` words gets a vector built from its start word, end word, mean and width;
+each (span, label) pair gets a logit ``span_vector · label_vector + label_bias`` and its probability is the
+sigmoid of it. The label matrix is its own module (:class:`LabelMatrix`), so that learned label rows can be
+grown for a new label, or replaced by encoded label texts for zero-shot labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from elkit.ner.encoders import Encoder
+
+__all__ = ["LabelMatrix", "SpanHead", "SpanModel"]
+
+
+class LabelMatrix(nn.Module):
+    """One learned row (and bias) per label.
+
+    Args:
+        labels: Number of labels.
+        width: Row width (the span vector width).
+    """
+
+    def __init__(self, labels: int, width: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(labels, width) * 0.02)
+        self.bias = nn.Parameter(torch.full((labels,), -2.0))
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The matrix ``[labels, width]`` and biases ``[labels]``."""
+        return self.weight, self.bias
+
+    def grow(self, count: int = 1) -> None:
+        """Add ``count`` rows for new labels, initialised near the mean of the existing rows."""
+        with torch.no_grad():
+            width = self.weight.shape[1]
+            mean = self.weight.mean(dim=0, keepdim=True) if self.weight.shape[0] else torch.zeros(1, width)
+            rows = mean.repeat(count, 1) + torch.randn(count, self.weight.shape[1]) * 0.02
+            self.weight = nn.Parameter(torch.cat([self.weight.detach(), rows]))
+            self.bias = nn.Parameter(torch.cat([self.bias.detach(), torch.full((count,), -2.0)]))
+
+
+class SpanHead(nn.Module):
+    """Span vectors from word vectors, scored against a :class:`LabelMatrix`.
+
+    Args:
+        input_width: Word vector width.
+        hidden_width: Span vector width.
+        max_width: Longest span, in words.
+        labels: Number of labels.
+        dropout: Dropout on span vectors while training.
+    """
+
+    def __init__(self, input_width: int, hidden_width: int, max_width: int, labels: int, dropout: float) -> None:
+        super().__init__()
+        self.max_width = max_width
+        self.start = nn.Linear(input_width, hidden_width)
+        self.end = nn.Linear(input_width, hidden_width, bias=False)
+        self.inside = nn.Linear(input_width, hidden_width, bias=False)
+        self.width_embedding = nn.Embedding(max_width, hidden_width)
+        self.hidden = nn.Sequential(nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_width, hidden_width), nn.GELU())
+        self.labels = LabelMatrix(labels, hidden_width)
+
+    def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[batch, length, max_width, labels]`` (span starting at word i, width w + 1) and their mask."""
+        batch, length, _ = vectors.shape
+        width = min(self.max_width, max(length, 1))
+        starts = self.start(vectors)
+        ends = self.end(vectors)
+        inside = self.inside(vectors)
+        cumulative = torch.cat([torch.zeros_like(inside[:, :1]), inside.cumsum(dim=1)], dim=1)
+        padding = torch.zeros(batch, width, ends.shape[-1], dtype=ends.dtype)
+        ends_padded = torch.cat([ends, padding], dim=1)
+        cumulative_padded = torch.cat([cumulative, cumulative[:, -1:].expand(batch, width, -1)], dim=1)
+        layers = []
+        for offset in range(width):
+            end_vectors = ends_padded[:, offset: offset + length]
+            mean = (cumulative_padded[:, offset + 1: offset + 1 + length] - cumulative[:, :length]) / (offset + 1)
+            layers.append(starts + end_vectors + mean + self.width_embedding.weight[offset])
+        spans = self.hidden(torch.stack(layers, dim=2))
+        matrix, bias = self.labels()
+        logits = spans @ matrix.T + bias
+        lengths = mask.sum(dim=1)
+        positions = torch.arange(length).view(1, length, 1)
+        offsets = torch.arange(width).view(1, 1, width)
+        span_mask = (positions + offsets) < lengths.view(batch, 1, 1)
+        return logits, span_mask
+
+
+class SpanModel(nn.Module):
+    """Encoder plus span head.
+
+    Args:
+        encoder: Words → vectors.
+        labels: Number of labels.
+        hidden_width: Span vector width.
+        max_width: Longest span, in words.
+        dropout: Dropout in the head.
+    """
+
+    def __init__(self, encoder: Encoder, labels: int, hidden_width: int = 128, max_width: int = 10,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = SpanHead(encoder.width, hidden_width, max_width, labels, dropout)
+
+    def forward(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[batch, length, width, labels]`` and the mask of real spans."""
+        vectors, mask = self.encoder.encode(sentences)
+        return self.head(vectors, mask)
