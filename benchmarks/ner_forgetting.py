@@ -9,7 +9,7 @@ Start: the fast model trained on CoNLL-2003 train. Update it online (``Pipeline.
 * task, field, metrics → dropped (they are not named entities in CoNLL's sense; their words count as O).
 
 Two runs from the same start, same seed, same batches: without rehearsal, and with pseudo-rehearsal (after every
-update batch, one ``Pipeline.rehearse`` step on raw CoNLL-2003 train sentences towards the starting model's own
+update batch, one ``Pipeline.rehearse`` step on 16 raw CoNLL-2003 train sentences towards the starting model's own
 predictions). Reported: F1 of the original labels on CoNLL-2003 valid before and after each run, and F1 of
 ALGORITHM on crossner/ai dev.
 
@@ -65,11 +65,12 @@ def mapped(docs: list[Doc]) -> list[Doc]:
 
 
 def run(model: Path, train: list[Doc], rehearsal_pool: list[Doc], epochs: int, batch_size: int, rehearse: bool,
-        seed: int) -> Pipeline:
+        seed: int, rehearse_batch: int, learning_rate: float) -> Pipeline:
     random.seed(seed)
     torch.manual_seed(seed)
     nlp = load(model)
     ner = nlp.get_pipe("ner")
+    ner.learning_rate = learning_rate  # type: ignore[attr-defined]
     ner.add_label("ALGORITHM")  # type: ignore[attr-defined]
     if rehearse:
         ner.begin_rehearsal()  # type: ignore[attr-defined]
@@ -82,7 +83,7 @@ def run(model: Path, train: list[Doc], rehearsal_pool: list[Doc], epochs: int, b
         for start in range(0, len(order), batch_size):
             nlp.update(order[start: start + batch_size], losses=losses)
             if rehearse:
-                nlp.rehearse(rng.sample(pool, 4 * batch_size), losses=losses)
+                nlp.rehearse(rng.sample(pool, rehearse_batch), losses=losses)
     log(f"  losses: {', '.join(f'{key} {value:.1f}' for key, value in losses.items())}")
     return nlp
 
@@ -91,9 +92,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models/ner_conll_fast/model-best")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rehearse-batch", type=int, default=16, help="Raw CoNLL sentences per rehearsal step.")
+    parser.add_argument("--learning-rate", type=float, default=0.0005)
     arguments = parser.parse_args()
     conll_valid = list(read_corpus(arguments.data / "conll2003/valid.txt"))
     conll_train = [piece for doc in read_corpus(arguments.data / "conll2003/train.txt") for piece in
@@ -112,7 +115,7 @@ def main() -> None:
     for rehearse in (False, True):
         started = time.perf_counter()
         nlp = run(arguments.model, ai_train, raw_pool, arguments.epochs, arguments.batch_size, rehearse,
-                  arguments.seed)
+                  arguments.seed, arguments.rehearse_batch, arguments.learning_rate)
         after = evaluate_ner(nlp, conll_valid, labels=ORIGINAL).overall["f"]
         algorithm = evaluate_ner(nlp, ai_dev, labels={"ALGORITHM"}).overall
         name = "with" if rehearse else "without"
