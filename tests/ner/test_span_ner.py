@@ -254,3 +254,12 @@ def test_distilled_vectors_feed_the_fast_encoder(transformer_folder, tmp_path):
     assert torch.equal(loaded.get_pipe("ner").model.encoder.vectors.matrix, original)
     assert [entities(loaded(blank(doc))) for doc in docs] == [entities(nlp(blank(doc))) for doc in docs]
     assert np.count_nonzero(original[1:].float().numpy()) > 0
+
+
+def test_pipeline_update_and_rehearse_reach_the_component():
+    nlp, _, docs = trained(steps=1)
+    losses = nlp.update(docs, drop=0.0)
+    assert set(losses) == {"ner"} and losses["ner"] > 0
+    assert nlp.update(docs, exclude=["ner"]) == {}
+    losses = nlp.rehearse([blank(doc) for doc in docs])
+    assert set(losses) == {"rehearse_ner"}

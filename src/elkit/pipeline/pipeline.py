@@ -266,13 +266,7 @@ class Pipeline:
         Returns:
             ``losses``.
         """
-        batch = list(examples)
-        losses = {} if losses is None else losses
-        skipped = set(exclude)
-        for name, component in self._trainable("update"):
-            if name not in skipped:
-                component.update(batch, drop=drop, sgd=sgd, losses=losses)
-        return losses
+        return self._learn("update", examples, drop=drop, sgd=sgd, losses=losses, exclude=exclude)
 
     def rehearse(
         self,
@@ -287,12 +281,16 @@ class Pipeline:
 
         Mix it with :meth:`update` when fine-tuning a trained pipeline on new data, against forgetting.
         """
+        return self._learn("rehearse", examples, drop=drop, sgd=sgd, losses=losses, exclude=exclude)
+
+    def _learn(self, method: str, examples: Iterable[Any], *, drop: float | None, sgd: Any,
+               losses: dict[str, float] | None, exclude: Iterable[str]) -> dict[str, float]:
         batch = list(examples)
         losses = {} if losses is None else losses
         skipped = set(exclude)
-        for name, component in self._trainable("rehearse"):
+        for name, component in self._trainable(method):
             if name not in skipped:
-                component.rehearse(batch, drop=drop, sgd=sgd, losses=losses)
+                getattr(component, method)(batch, drop=drop, sgd=sgd, losses=losses)
         return losses
 
     # --- saving ---------------------------------------------------------------------------------------------
