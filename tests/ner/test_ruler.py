@@ -13,7 +13,6 @@ from elkit.doc import Doc
 from elkit.errors import ConfigError, DataError, FormatError
 from elkit.ner.ruler import EntityRuler, pattern_id, read_patterns
 from elkit.pipeline import Pipeline
-from elkit.registry import factories
 from elkit.tokenize import Sentencizer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -556,30 +555,11 @@ def test_pickle_round_trip(ruler, tmp_path):
 
 # --- in a pipeline ------------------------------------------------------------------------------------------------
 
-FACTORY = "elkit_test.EntityRuler.v1"
-
-
-def make_test_ruler(
-    name: str,
-    patterns_path: str | None = None,
-    phrase_matcher_attr: str = "ORTH",
-    overwrite_ents: bool = False,
-    spans_key: str | None = None,
-    validate: bool = True,
-) -> EntityRuler:
-    return EntityRuler(
-        name,
-        patterns_path=patterns_path,
-        phrase_matcher_attr=phrase_matcher_attr,
-        overwrite_ents=overwrite_ents,
-        spans_key=spans_key,
-        validate=validate,
-    )
+FACTORY = "elkit.EntityRuler.v1"
 
 
 @pytest.fixture
-def pipeline(tmp_path, monkeypatch):
-    monkeypatch.setitem(factories._entries, FACTORY, make_test_ruler)
+def pipeline(tmp_path):
     path = tmp_path / "patterns.jsonl"
     path.write_text("".join(json.dumps(pattern) + "\n" for pattern in PATTERNS), encoding="utf-8")
     nlp = Pipeline()
