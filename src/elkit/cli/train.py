@@ -61,6 +61,17 @@ def train_command(
     settings = load_config(config, _parse_overrides(override))
     train_docs = _read_docs(train_path, format, lenient)
     dev_docs = _read_docs(dev_path, format, lenient)
+    if any(component.factory == "elkit.EntityLinker.v1" for component in settings.components.values()):
+        from elkit.linking.training import train_linking
+
+        _, linking = train_linking(settings, train_docs, dev_docs, output, console=error_console)
+        record = max(linking.history, key=lambda item: item.get("accuracy", 0.0), default={})
+        typer.echo(f"best model: {output / 'model-best'} (epoch {linking.best_epoch})")
+        typer.echo(f"training time: {linking.seconds / 60:.1f} min")
+        for key in ("accuracy", "in_kb_accuracy", "nil_precision", "nil_recall"):
+            if key in record:
+                typer.echo(f"{key}: {record[key]:.4f}")
+        return
     _, result = train(settings, train_docs, dev_docs, output, console=error_console, base_model=base_model)
     best = max(result.history, key=lambda record: record["ents_f"])
     typer.echo(f"best model: {output / 'model-best'} (step {result.best_step:,})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from elkit.linking.component import EntityLinker
 from elkit.ner.component import SpanNER
 from elkit.ner.ruler import EntityRuler
 from elkit.registry import factories, tokenizers
@@ -66,4 +67,37 @@ def make_entity_ruler(
         overwrite_ents=overwrite_ents,
         spans_key=spans_key,
         validate=validate,
+    )
+
+
+@factories.register("elkit.EntityLinker.v1")
+def make_entity_linker(
+    name: str,
+    kb: str | None = None,
+    labels_discard: list[str] | None = None,
+    n_sents: int = 0,
+    incl_prior: bool = True,
+    incl_context: bool = True,
+    threshold: float | None = None,
+    overwrite: bool = True,
+    candidates: dict[str, Any] | None = None,
+    vectors: str | None = None,
+    hidden_width: int = 64,
+    dropout: float = 0.1,
+    learning_rate: float = 0.003,
+    coherence: bool = True,
+    use_table: bool = True,
+    store_candidates: int = 10,
+    projection: int = 0,
+    weight_decay: float = 0.0,
+    relabel: bool = False,
+    seed: int = 0,
+) -> EntityLinker:
+    """The trainable entity linker (see :class:`elkit.linking.EntityLinker`)."""
+    return EntityLinker(
+        name, kb=kb, labels_discard=labels_discard or (), n_sents=n_sents, incl_prior=incl_prior,
+        incl_context=incl_context, threshold=threshold, overwrite=overwrite, candidates=candidates, vectors=vectors,
+        hidden_width=hidden_width, dropout=dropout, learning_rate=learning_rate, coherence=coherence,
+        use_table=use_table, store_candidates=store_candidates, projection=projection,
+        weight_decay=weight_decay, relabel=relabel, seed=seed,
     )

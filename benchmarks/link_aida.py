@@ -1,0 +1,121 @@
+"""Entity linking on AIDA CoNLL-YAGO against spaCy's EntityLinker, on gold mentions.
+
+Trains elkit's linker with configs/link_aida.toml on aida_train.tsv (cached under --cache unless --retrain),
+evaluates it on aida_testa.tsv (or --test), and runs spaCy 3.8's EntityLinker trained on the same data with the
+same KB (benchmarks/spacy_el_peer.py, also cached) in the same process on the same documents. Both are timed on
+one thread. In-KB accuracy is over the gold mentions with an entity: the share whose top-scored candidate is
+right (the standard AIDA figure); "with NIL" also counts a NIL answer on them as wrong.
+
+    .venv/bin/python benchmarks/link_aida.py [--test PATH] [--aliases PATH] [--retrain]
+
+Last lines: aida_testa_accuracy, aida_testa_accuracy_spacy, link_speed_ratio_vs_spacy (or aida_test_* with --test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from elkit.config import load_config
+from elkit.corpora.aida import read_aida
+from elkit.evaluation import score_links
+from elkit.kb import DiskKB, KBBuilder, open_kb
+from elkit.kb.sources import read_alias_table, read_entities_jsonl
+from elkit.linking import EntityLinker, strip_links
+from elkit.linking.training import train_linking
+from elkit.pipeline import Pipeline
+from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "aida"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_kb(entities: Path, aliases: Path, folder: Path) -> DiskKB:
+    if (folder / "manifest.json").is_file():
+        return open_kb(folder)
+    builder = KBBuilder()
+    builder.add_records(read_entities_jsonl(entities, popularity_field="in_count", type_field="ppr_type"))
+    builder.add_alias_rows(read_alias_table(aliases))
+    builder.build(folder, overwrite=True)
+    return open_kb(folder)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, default=DATA / "aida_train.tsv")
+    parser.add_argument("--dev", type=Path, default=DATA / "aida_testa.tsv")
+    parser.add_argument("--test", type=Path, default=None, help="evaluate this split instead of the dev set")
+    parser.add_argument("--entities", type=Path, default=DATA / "kb" / "entities.jsonl")
+    parser.add_argument("--aliases", type=Path, default=DATA / "kb" / "aliases_ppr.tsv")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "link_aida.toml")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/elkit-bench/link_aida"))
+    parser.add_argument("--spacy-cache", type=Path, default=Path("/tmp/elkit-bench/spacy_el"))
+    parser.add_argument("--spacy-minutes", type=float, default=12.0)
+    parser.add_argument("--retrain", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    kb_folder = args.cache / f"kb-{args.aliases.stem}"
+    kb = build_kb(args.entities, args.aliases, kb_folder)
+    log(f"KB: {kb.entity_count:,} entities, {kb.alias_count:,} aliases")
+    train_docs = list(read_aida(args.train))
+    dev_docs = list(read_aida(args.dev))
+    eval_docs = list(read_aida(args.test)) if args.test else dev_docs
+    model = args.cache / f"model-{args.aliases.stem}"
+    if args.retrain or not (model / "model-best" / "manifest.json").is_file():
+        vectors = str(ROOT / "models/vectors/minilm_static")
+        config = load_config(args.config, {"components.entity_linker.kb": str(kb_folder),
+                                           "components.entity_linker.vectors": vectors})
+        started = time.perf_counter()
+        train_linking(config, train_docs, dev_docs, model)
+        log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
+    nlp = Pipeline.from_disk(model / "model-best")
+    linker = nlp.get_pipe("entity_linker")
+    assert isinstance(linker, EntityLinker)
+    linker.set_kb(kb)
+    list(linker.pipe(strip_links(eval_docs[:5])))  # warm-up: load lazily opened files
+    stripped = strip_links(eval_docs)
+    mentions = sum(len(doc.ents) for doc in eval_docs)
+    with threadpool_limits(1):
+        started = time.perf_counter()
+        predicted = list(linker.pipe(stripped, batch_size=64))
+        seconds = time.perf_counter() - started
+    ours = score_links(predicted, eval_docs, resolve=kb.resolve)
+    ours_speed = mentions / seconds
+
+    spacy_kb = build_spacy_kb(args.entities, args.aliases, args.spacy_cache)
+    spacy_model = train_spacy_linker(train_docs, dev_docs, spacy_kb, args.spacy_cache / "linker", args.spacy_minutes)
+    import spacy
+
+    spacy_nlp = spacy.load(spacy_model)
+    theirs = evaluate_spacy_linker(spacy_nlp, eval_docs, threads=1)
+
+    split = "test" if args.test else "testa"
+    print(f"\nAIDA {args.test or args.dev}: {ours.linked_mentions:,} linked gold mentions, {ours.nil_mentions:,} NIL")
+    print(f"{'system':<28} {'in-KB acc':>9} {'with NIL':>9} {'NIL P':>7} {'NIL R':>7} {'R@30':>7} {'mentions/s':>11}")
+    print(f"{'elkit EntityLinker':<28} {ours.accuracy_no_nil:>9.4f} {ours.accuracy:>9.4f} {ours.nil_precision:>7.4f} "
+          f"{ours.nil_recall:>7.4f} {ours.recall_at[30]:>7.4f} {ours_speed:>11,.0f}")
+    print(f"{'spaCy 3.8 EntityLinker':<28} {theirs['accuracy']:>9.4f} {theirs['accuracy']:>9.4f} "
+          f"{theirs['nil_precision']:>7.4f} {theirs['nil_recall']:>7.4f} {'':>7} "
+          f"{theirs['mentions_per_second']:>11,.0f}")
+    print(f"aida_{split}_accuracy_with_nil: {ours.accuracy:.4f}")
+    print(f"aida_{split}_nil_precision: {ours.nil_precision:.4f}")
+    print(f"aida_{split}_nil_recall: {ours.nil_recall:.4f}")
+    print(f"aida_{split}_accuracy: {ours.accuracy_no_nil:.4f}")
+    print(f"aida_{split}_accuracy_spacy: {theirs['accuracy']:.4f}")
+    print(f"link_speed_ratio_vs_spacy: {ours_speed / theirs['mentions_per_second']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,8 @@
+"""Entity linking: the trainable `EntityLinker`, its features and scorer, and its training loop."""
+
+from __future__ import annotations
+
+from elkit.linking.component import EntityLinker, LinkPrediction
+from elkit.linking.training import LinkerTraining, fit_linker, link_gold_mentions, strip_links
+
+__all__ = ["EntityLinker", "LinkPrediction", "LinkerTraining", "fit_linker", "link_gold_mentions", "strip_links"]

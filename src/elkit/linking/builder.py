@@ -1,0 +1,206 @@
+"""One call from an entities file to a ready linking pipeline (GLiNKER's ``create_simple``, elkit style).
+
+``create_simple(entities="entities.jsonl")`` builds (once, cached) a KB from the file, finds mentions with
+phrase patterns made from the KB's names and aliases (or with a trained NER model), and links them with an
+`EntityLinker` trained on the KB itself: each entity's names are shown to it in the context of the entity's own
+description, so it learns the prior, name similarity and context-versus-description agreement without any
+annotated data. The trained linker is cached next to the KB; a second call loads it in well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from elkit.doc import Doc
+from elkit.errors import ConfigError
+from elkit.kb.base import KnowledgeBase
+from elkit.linking.component import EntityLinker
+from elkit.pipeline import Pipeline
+from elkit.tokenize import Tokenizer
+
+__all__ = ["create_simple", "default_cache_dir", "kb_patterns", "self_training_docs"]
+
+_BUILDER_VERSION = "1"
+_MAX_PATTERN_ALIASES = 2_000_000
+
+
+def default_cache_dir() -> Path:
+    """``$ELKIT_HOME/cache``, or ``~/.cache/elkit`` when ``ELKIT_HOME`` is not set."""
+    home = os.environ.get("ELKIT_HOME")
+    return Path(home) / "cache" if home else Path.home() / ".cache" / "elkit"
+
+
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=10)
+    for part in parts:
+        digest.update(part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _kb_from_entities(entities: Path, cache: Path) -> tuple[KnowledgeBase, str]:
+    from elkit.kb import KBBuilder, open_kb
+    from elkit.kb.sources import read_entities_jsonl
+
+    if not entities.is_file():
+        raise ConfigError(f"{entities}: no such entities file")
+    key = _digest(entities.read_bytes(), _BUILDER_VERSION.encode())
+    folder = cache / f"kb-{key}"
+    if not (folder / "manifest.json").is_file():
+        building = cache / f"kb-{key}.building"
+        if building.exists():
+            shutil.rmtree(building)
+        builder = KBBuilder()
+        builder.add_records(read_entities_jsonl(entities))
+        builder.build(building, overwrite=True)
+        building.rename(folder)
+    return open_kb(folder), key
+
+
+def kb_patterns(kb: KnowledgeBase, default_label: str = "ENTITY") -> list[dict[str, Any]]:
+    """Phrase patterns for every KB alias and entity name, labelled with the entity's first type.
+
+    An alias shared by entities of different types gets one pattern per type; the linker decides later.
+
+    Raises:
+        ConfigError: The KB has more aliases than phrase patterns can sensibly hold (use an NER model).
+    """
+    if kb.alias_count > _MAX_PATTERN_ALIASES:
+        raise ConfigError(f"the KB has {kb.alias_count:,} aliases, too many for dictionary mention detection; "
+                          "give a trained NER model instead")
+    found: set[tuple[str, str]] = set()
+    for alias in kb.aliases():
+        for candidate in kb.get_alias_candidates(alias):
+            types = kb.get_entity(candidate.entity_id).types
+            found.add((types[0] if types else default_label, alias))
+    for entity_id in kb.entity_ids():
+        entity = kb.get_entity(entity_id)
+        if entity.name:
+            found.add((entity.types[0] if entity.types else default_label, entity.name))
+    return [{"label": label, "pattern": text} for label, text in sorted(found) if text.strip()]
+
+
+def self_training_docs(kb: KnowledgeBase, tokenizer: Tokenizer | None = None, limit: int = 20_000,
+                       seed: int = 0) -> list[Doc]:
+    """Documents made from the KB: each alias of an entity, followed (half the time) by its description.
+
+    Args:
+        kb: The knowledge base.
+        tokenizer: Splits the texts (the default tokenizer when None).
+        limit: At most this many documents (entities are sampled when the KB is bigger).
+        seed: Sampling seed.
+    """
+    tokenizer = tokenizer or Tokenizer()
+    pairs: list[tuple[str, str]] = []
+    for alias in kb.aliases():
+        pairs.extend((alias, candidate.entity_id) for candidate in kb.get_alias_candidates(alias))
+    for entity_id in kb.entity_ids():
+        name = kb.get_entity(entity_id).name
+        if name:
+            pairs.append((name, entity_id))
+    pairs = sorted(set(pairs))
+    if len(pairs) > limit:
+        pairs = random.Random(seed).sample(pairs, limit)
+    docs = []
+    rng = random.Random(seed)
+    for alias, entity_id in pairs:
+        entity = kb.get_entity(entity_id)
+        # Half the mentions come without context, so the prior and the name count as well as the description.
+        context = (entity.description or " ".join(entity.types)) if rng.random() < 0.5 else ""
+        doc = tokenizer(f"{alias} : {context}" if context else alias)
+        mention = doc.char_span(0, len(alias), label=entity.types[0] if entity.types else "ENTITY",
+                                kb_id=entity_id, alignment_mode="expand")
+        if mention is not None:
+            doc.ents = [mention]
+            docs.append(doc)
+    return docs
+
+
+def create_simple(
+    entities: str | Path | None = None,
+    *,
+    kb: str | Path | KnowledgeBase | None = None,
+    ner_model: str | Path | None = None,
+    linker_model: str | Path | None = None,
+    threshold: float | None = None,
+    labels_discard: Sequence[str] = (),
+    cache_dir: str | Path | None = None,
+    epochs: int = 30,
+    show_progress: bool = False,
+) -> Pipeline:
+    """A ready linking pipeline from an entities file (or a KB), with no annotated data needed.
+
+    Args:
+        entities: A GLiNKER-style ``entities.jsonl`` (entity_id, label, description, entity_type, aliases,
+            popularity); the KB built from it is cached.
+        kb: A KB folder or object instead of `entities`.
+        ner_model: A trained pipeline whose entity spans are linked; None finds mentions with phrase patterns
+            from the KB's names and aliases.
+        linker_model: A trained linker folder (a component folder or a pipeline with an ``entity_linker``)
+            used instead of training one on the KB.
+        threshold: Below this probability a mention gets NIL.
+        labels_discard: Labels never linked.
+        cache_dir: Where KBs and self-trained linkers are cached (`default_cache_dir` when None).
+        epochs: Passes of the self-training.
+        show_progress: Show progress bars on stderr.
+
+    Raises:
+        ConfigError: Neither `entities` nor `kb` is given, or a path does not exist.
+    """
+    from elkit.kb import open_kb
+    from elkit.pipeline import load
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    if entities is not None:
+        knowledge, key = _kb_from_entities(Path(entities), cache)
+    elif kb is not None:
+        knowledge = open_kb(kb) if isinstance(kb, str | Path) else kb
+        manifest = Path(getattr(knowledge, "path", "")) / "manifest.json"
+        key = _digest(manifest.read_bytes() if manifest.is_file() else repr(knowledge).encode())
+    else:
+        raise ConfigError("create_simple needs an entities file or a KB")
+    if ner_model is not None:
+        nlp = load(ner_model)
+    else:
+        nlp = Pipeline()
+        nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
+        ruler = nlp.add_pipe("elkit.EntityRuler.v1", name="entity_ruler")
+        ruler.add_patterns(kb_patterns(knowledge))  # type: ignore[attr-defined]
+    linker = nlp.add_pipe("elkit.EntityLinker.v1", name="entity_linker",
+                          config={"threshold": threshold, "labels_discard": list(labels_discard),
+                                  "relabel": ner_model is None})
+    assert isinstance(linker, EntityLinker)
+    if linker_model is not None:
+        folder = Path(linker_model)
+        linker.from_disk(folder / "entity_linker" if (folder / "entity_linker").is_dir() else folder)
+        linker.set_kb(knowledge)
+        return nlp
+    trained = cache / f"linker-{key}-{_digest(json.dumps([epochs, _BUILDER_VERSION]).encode())}"
+    if (trained / "model.json").is_file():
+        linker.from_disk(trained)
+    else:
+        docs = self_training_docs(knowledge)
+        linker.initialize(lambda: docs, kb=knowledge, show_progress=show_progress)
+        rng = random.Random(0)
+        for _ in range(epochs):
+            rng.shuffle(docs)
+            for start in range(0, len(docs), 32):
+                linker.update(docs[start: start + 32])
+        linker.finish_training()
+        staging = trained.with_suffix(".building")
+        if staging.exists():
+            shutil.rmtree(staging)
+        linker.to_disk(staging)
+        shutil.rmtree(staging / "kb", ignore_errors=True)
+        staging.rename(trained)
+    linker.set_kb(knowledge)
+    linker.threshold = threshold
+    return nlp

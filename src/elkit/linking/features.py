@@ -1,0 +1,154 @@
+"""The features the linker computes for each (mention, candidate) pair, and for each mention's NIL option."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from elkit.doc import NIL, Candidate
+
+__all__ = ["COHERENCE", "FEATURES", "NIL_FEATURES", "EntityInfo", "candidate_features", "is_acronym"]
+
+FEATURES: tuple[str, ...] = (
+    "prior", "log_prior", "prior_top",
+    "table_exact", "table_normal", "table_seen", "table_log_count",
+    "log_popularity", "popularity_share", "popularity_top",
+    "name_exact", "name_normal", "name_ratio", "name_token_set", "acronym", "alias_as_written",
+    "source_exact", "source_normalized", "source_fuzzy", "source_dense", "source_table",
+    "context_text_local", "context_text_document", "context_learned_local", "context_learned_document",
+    "has_learned", "learned_log_count", "log_candidates",
+    "coherence_same", "coherence_related", "coherence_containing", "coherence_pass",
+)
+"""Candidate features, in column order. The last four are filled by the second (coherence) pass."""
+
+COHERENCE = FEATURES.index("coherence_same")
+
+NIL_FEATURES: tuple[str, ...] = (
+    "max_prior", "table_seen", "nil_rate_exact", "nil_rate_normal", "max_name_ratio", "max_table",
+    "log_candidates", "lowercase", "log_length", "coherence_pass",
+)
+"""Mention-level features of the NIL option, in column order."""
+
+_COLUMN = {name: column for column, name in enumerate(FEATURES)}
+_INITIAL = re.compile(r"[A-Za-z0-9]")
+
+
+class EntityInfo:
+    """What the features need of an entity, looked up once per entity."""
+
+    __slots__ = ("learned_count", "name", "name_key", "popularity", "text_vector", "type")
+
+    def __init__(self, name: str, name_key: str, entity_type: str, popularity: float, text_vector: np.ndarray,
+                 learned_count: int) -> None:
+        self.name = name
+        self.name_key = name_key
+        self.type = entity_type
+        self.popularity = popularity
+        self.text_vector = text_vector
+        self.learned_count = learned_count
+
+
+def is_acronym(mention: str, name: str) -> bool:
+    """True for a mention like "UN" or "U.N." against "United Nations" (initials of the name's words)."""
+    letters = mention.replace(".", "")
+    if not 2 <= len(letters) <= 8 or not letters.isupper() or not letters.isalpha():
+        return False
+    words = [word for word in re.split(r"[\s\-_]+", name) if word and word[0].isupper()]
+    return "".join(word[0] for word in words) == letters
+
+
+def _share(counts: Counter[str], entity: str) -> float:
+    total = sum(value for key, value in counts.items())
+    return counts.get(entity, 0) / total if total else 0.0
+
+
+def candidate_features(
+    text: str,
+    mention_key: str,
+    candidates: Sequence[Candidate],
+    infos: Sequence[EntityInfo],
+    table: tuple[Counter[str], Counter[str]],
+    contexts: np.ndarray,
+    learned: np.ndarray,
+    incl_prior: bool,
+    incl_context: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of one mention's candidates and of its NIL option.
+
+    Args:
+        text: The mention as written.
+        mention_key: Its normalised key.
+        candidates: Its candidates.
+        infos: Each candidate's `EntityInfo`.
+        table: (exact, normalised) training counts for the mention, its own document left out.
+        contexts: [2, D] local and document context vectors.
+        learned: [C, D] learned entity context vectors (zero rows for entities without one).
+        incl_prior: Use the KB prior and the training counts.
+        incl_context: Use the context vectors.
+
+    Returns:
+        ([C, len(FEATURES)] candidate features, [len(NIL_FEATURES)] NIL features).
+    """
+    count = len(candidates)
+    features = np.zeros((count, len(FEATURES)), dtype=np.float32)
+    exact_counts, normal_counts = table if incl_prior else (Counter(), Counter())
+    exact_total = sum(exact_counts.values())
+    normal_total = sum(normal_counts.values())
+    popularity = np.asarray([info.popularity for info in infos], dtype=np.float64)
+    priors = np.asarray([candidate.prior for candidate in candidates], dtype=np.float64)
+    max_ratio = 0.0
+    for row, (candidate, info) in enumerate(zip(candidates, infos, strict=True)):
+        values = features[row]
+        if incl_prior:
+            values[0] = candidate.prior
+            values[1] = math.log(candidate.prior + 1e-4) / 10.0
+            values[2] = float(candidate.prior >= priors.max() and candidate.prior > 0)
+            values[3] = _share(exact_counts, candidate.entity_id)
+            values[4] = _share(normal_counts, candidate.entity_id)
+            values[5] = float(exact_total + normal_total > 0)
+            values[6] = math.log1p(normal_total) / 5.0
+        values[7] = math.log1p(info.popularity) / 10.0
+        values[8] = info.popularity / popularity.sum() if popularity.sum() > 0 else 0.0
+        values[9] = float(info.popularity >= popularity.max() and info.popularity > 0)
+        values[10] = float(text == info.name)
+        values[11] = float(mention_key == info.name_key and bool(mention_key))
+        values[12] = fuzz.ratio(mention_key, info.name_key) / 100.0
+        values[13] = fuzz.token_set_ratio(mention_key, info.name_key) / 100.0
+        values[14] = float(is_acronym(text, info.name))
+        values[15] = float(candidate.alias == text)
+        scores = candidate.scores
+        values[16] = scores.get("exact", 0.0)
+        values[17] = scores.get("normalized", 0.0)
+        values[18] = scores.get("fuzzy", 0.0)
+        values[19] = scores.get("dense", 0.0)
+        values[20] = scores.get("table", 0.0)
+        max_ratio = max(max_ratio, float(values[12]))
+    if incl_context and contexts.size and count:
+        text_vectors = np.stack([info.text_vector for info in infos])  # [C, D]
+        features[:, 21:23] = text_vectors @ contexts.T
+        features[:, 23:25] = learned @ contexts.T
+        features[:, 25] = (np.abs(learned).sum(axis=1) > 0).astype(np.float32)
+        features[:, 26] = np.log1p([info.learned_count for info in infos]) / 5.0
+    features[:, 27] = math.log(count) / 4.0 if count else 0.0
+    nil = np.zeros(len(NIL_FEATURES), dtype=np.float32)
+    nil[0] = priors.max() if count and incl_prior else 0.0
+    nil[1] = float(exact_total + normal_total > 0)
+    nil[2] = exact_counts.get(NIL, 0) / exact_total if exact_total else 0.0
+    nil[3] = normal_counts.get(NIL, 0) / normal_total if normal_total else 0.0
+    nil[4] = max_ratio
+    nil[5] = float(features[:, 3:5].max()) if count else 0.0
+    nil[6] = math.log(count) / 4.0 if count else 0.0
+    nil[7] = float(text.islower())
+    nil[8] = math.log(len(text.split()) + 1)
+    return features, nil
+
+
+def mark_pass(features: np.ndarray, nil: np.ndarray) -> None:
+    """Flag features as belonging to the second (coherence) pass."""
+    features[:, _COLUMN["coherence_pass"]] = 1.0
+    nil[NIL_FEATURES.index("coherence_pass")] = 1.0

@@ -1,0 +1,91 @@
+"""The linker's scorer: a listwise ranker over a mention's candidates plus a NIL option.
+
+Per candidate it combines the hand-made features (prior, popularity, string similarity, context cosines,
+coherence), a learned weight for the pair (NER label, entity type), and two learned bilinear context scores
+(mention context × entity text vector, mention context × entity context vector). A softmax over the candidates
+and one NIL logit gives calibrated probabilities that sum to one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["LinkBatch", "LinkScorer"]
+
+
+class LinkBatch:
+    """Padded tensors for B mentions with up to C candidates each.
+
+    Attributes:
+        features: [B, C, F] candidate features.
+        type_pairs: [B, C] index of the (label, entity type) pair (0: unknown).
+        contexts: [B, 2, D] local and document context vectors.
+        entity_text: [B, C, D] entity text vectors.
+        entity_context: [B, C, D] learned entity context vectors (zeros when none).
+        mask: [B, C] True for real candidates.
+        nil_features: [B, G] mention-level features for the NIL logit.
+        labels: [B] label index (0: unknown).
+    """
+
+    def __init__(self, features: torch.Tensor, type_pairs: torch.Tensor, contexts: torch.Tensor,
+                 entity_text: torch.Tensor, entity_context: torch.Tensor, mask: torch.Tensor,
+                 nil_features: torch.Tensor, labels: torch.Tensor) -> None:
+        self.features = features
+        self.type_pairs = type_pairs
+        self.contexts = contexts
+        self.entity_text = entity_text
+        self.entity_context = entity_context
+        self.mask = mask
+        self.nil_features = nil_features
+        self.labels = labels
+
+
+class LinkScorer(nn.Module):
+    """Logits [B, C + 1] for B mentions: C candidates, then NIL.
+
+    Args:
+        n_features: Candidate features per candidate.
+        n_nil_features: Mention-level features.
+        n_type_pairs: Size of the (label, type) pair table.
+        n_labels: Size of the label table.
+        dim: Context vector width (0 disables the bilinear scores).
+        hidden: Hidden width of the candidate MLP.
+        projection: Width of the bilinear projections.
+        dropout: Dropout rate in the MLP.
+    """
+
+    def __init__(self, n_features: int, n_nil_features: int, n_type_pairs: int, n_labels: int, dim: int,
+                 hidden: int = 64, projection: int = 64, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dim = dim
+        self.projection = projection
+        self.type_pair = nn.Embedding(max(1, n_type_pairs), 4)
+        nn.init.zeros_(self.type_pair.weight)
+        self.label_nil = nn.Embedding(max(1, n_labels), 1)
+        nn.init.zeros_(self.label_nil.weight)
+        if dim:
+            self.context_projection = nn.Linear(dim, projection, bias=False)
+            self.entity_projection = nn.Linear(dim, projection, bias=False)
+        bilinear = 4 if dim else 0
+        self.mlp = nn.Sequential(
+            nn.Linear(n_features + 4 + bilinear, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1),
+        )
+        self.nil = nn.Linear(n_nil_features, 1)
+
+    def forward(self, batch: LinkBatch) -> torch.Tensor:
+        """Return [B, C + 1] logits; padded candidates get a very low logit."""
+        parts = [batch.features, self.type_pair(batch.type_pairs)]
+        if self.dim:
+            contexts = self.context_projection(batch.contexts)  # [B, 2, P]
+            scale = 1.0 / math.sqrt(self.projection)
+            for entity in (batch.entity_text, batch.entity_context):
+                projected = self.entity_projection(entity)  # [B, C, P]
+                parts.append(torch.einsum("bcp,bwp->bcw", projected, contexts) * scale)  # [B, C, 2]
+        scores = self.mlp(torch.cat(parts, dim=-1)).squeeze(-1)  # [B, C]
+        scores = scores.masked_fill(~batch.mask, -1e4)
+        nil = self.nil(batch.nil_features) + self.label_nil(batch.labels)  # [B, 1]
+        return torch.cat([scores, nil], dim=-1)

@@ -1,0 +1,171 @@
+"""What annotated documents teach a linker before any weights: mention → entity counts and entity contexts.
+
+Both tables are counted per training document, so that while the linker trains on a document it can look at
+the counts *without* that document (leave-one-document-out). Otherwise a feature such as p(entity | mention)
+would have seen the answer and the scorer would learn to trust it far too much.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from elkit.doc import NIL, Doc, Span
+from elkit.kb.normalize import AliasNormalizer
+
+__all__ = ["EntityContexts", "MentionTable", "doc_key"]
+
+
+def doc_key(doc: Doc) -> str:
+    """A stable key for a document's text (the same text read twice gets the same key)."""
+    return hashlib.blake2b(doc.text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+class MentionTable:
+    """How often each mention text (as written, and normalised) was linked to each entity, NIL included.
+
+    Args:
+        normalizer: Turns a mention into its normalised key.
+    """
+
+    def __init__(self, normalizer: AliasNormalizer | None = None) -> None:
+        self.normalizer = normalizer or AliasNormalizer()
+        self.exact: dict[str, Counter[str]] = {}
+        self.normal: dict[str, Counter[str]] = {}
+        self._by_doc: dict[str, list[tuple[str, str, str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def add_docs(self, docs: Iterable[Doc], resolve: Any = None) -> int:
+        """Count the linked (or NIL) gold spans of `docs`; returns how many spans were counted.
+
+        Args:
+            docs: Documents whose ``ents`` carry gold ``kb_id`` values (spans without one are skipped).
+            resolve: Maps a gold id to the KB's primary id (None when the id is unknown there); None keeps ids.
+        """
+        counted = 0
+        for doc in docs:
+            rows = self._by_doc.setdefault(doc_key(doc), [])
+            for span in doc.ents:
+                if not span.kb_id:
+                    continue
+                entity = span.kb_id
+                if entity != NIL and resolve is not None:
+                    entity = resolve(entity) or entity
+                text = span.text
+                key = self.normalizer(text)
+                self.exact.setdefault(text, Counter())[entity] += 1
+                if key:
+                    self.normal.setdefault(key, Counter())[entity] += 1
+                rows.append((text, key, entity))
+                counted += 1
+        return counted
+
+    def without(self, key: str | None) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
+        """The counts one document contributed (to subtract), as (exact, normalised)."""
+        exact: dict[str, Counter[str]] = defaultdict(Counter)
+        normal: dict[str, Counter[str]] = defaultdict(Counter)
+        for text, normal_key, entity in self._by_doc.get(key or "", ()):
+            exact[text][entity] += 1
+            if normal_key:
+                normal[normal_key][entity] += 1
+        return exact, normal
+
+    @staticmethod
+    def _lookup(table: Mapping[str, Counter[str]], held_out: Mapping[str, Counter[str]], key: str) -> Counter[str]:
+        counts = table.get(key)
+        if not counts:
+            return Counter()
+        removed = held_out.get(key)
+        if removed:
+            counts = counts - removed  # Counter subtraction drops zero and negative counts
+        return counts
+
+    def lookup(self, text: str, held_out: tuple[Mapping[str, Counter[str]], Mapping[str, Counter[str]]] = ({}, {})
+               ) -> tuple[Counter[str], Counter[str]]:
+        """The entity counts for a mention as written and for its normalised key, minus `held_out`."""
+        return (self._lookup(self.exact, held_out[0], text),
+                self._lookup(self.normal, held_out[1], self.normalizer(text)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts (the per-document split is only needed while training and is not kept)."""
+        return {"exact": {key: dict(value) for key, value in self.exact.items()},
+                "normal": {key: dict(value) for key, value in self.normal.items()}}
+
+    def load_dict(self, data: Mapping[str, Any]) -> None:
+        """Load counts written by :meth:`to_dict`."""
+        self.exact = {key: Counter(value) for key, value in data.get("exact", {}).items()}
+        self.normal = {key: Counter(value) for key, value in data.get("normal", {}).items()}
+        self._by_doc = {}
+
+
+class EntityContexts:
+    """A context vector per entity: the sum of the (unit) context vectors of its training mentions.
+
+    Entities are learned from how they are talked about. Per-document sums are kept while training so a
+    document's own mentions can be left out of the vectors it is trained against.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: Counter[str] = Counter()
+        self._by_doc: dict[str, dict[str, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.sums)
+
+    def add(self, key: str, entity: str, vector: np.ndarray) -> None:
+        """Add one mention's context vector for `entity`, recorded under document `key`."""
+        if entity not in self.sums:
+            self.sums[entity] = np.zeros(self.dim, dtype=np.float32)
+        self.sums[entity] += vector
+        self.counts[entity] += 1
+        per_doc = self._by_doc.setdefault(key, {})
+        if entity not in per_doc:
+            per_doc[entity] = np.zeros(self.dim + 1, dtype=np.float32)
+        per_doc[entity][:-1] += vector
+        per_doc[entity][-1] += 1
+
+    def vector(self, entity: str, held_out: str | None = None) -> np.ndarray | None:
+        """The unit context vector of `entity` (without document `held_out`), None when it has none."""
+        total = self.sums.get(entity)
+        if total is None:
+            return None
+        count = self.counts[entity]
+        if held_out is not None:
+            removed = self._by_doc.get(held_out, {}).get(entity)
+            if removed is not None:
+                total = total - removed[:-1]
+                count -= int(removed[-1])
+        if count <= 0:
+            return None
+        norm = float(np.linalg.norm(total))
+        return None if norm == 0.0 else (total / norm).astype(np.float32)
+
+    def freeze(self) -> None:
+        """Drop the per-document split once training is over."""
+        self._by_doc = {}
+
+    def arrays(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(entity ids, [n, dim] sums, [n] counts) for saving."""
+        entities = sorted(self.sums)
+        sums = np.stack([self.sums[entity] for entity in entities]) if entities else np.zeros((0, self.dim))
+        counts = np.asarray([self.counts[entity] for entity in entities], dtype=np.float32)
+        return entities, sums.astype(np.float32), counts
+
+    def load_arrays(self, entities: list[str], sums: np.ndarray, counts: np.ndarray) -> None:
+        """Load what :meth:`arrays` returned."""
+        self.sums = {entity: sums[row].astype(np.float32) for row, entity in enumerate(entities)}
+        self.counts = Counter({entity: int(counts[row]) for row, entity in enumerate(entities)})
+        self._by_doc = {}
+
+
+def linked_spans(doc: Doc) -> list[Span]:
+    """The gold spans of a document that carry a kb_id (NIL included)."""
+    return [span for span in doc.ents if span.kb_id]

@@ -1,0 +1,164 @@
+"""Training a linker on gold documents.
+
+Epochs of shuffled document batches, dev accuracy after each, the best weights kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from elkit.doc import Doc
+from elkit.evaluation.linking import LinkScores, score_links
+from elkit.linking.component import EntityLinker
+
+__all__ = ["LinkerTraining", "fit_linker", "link_gold_mentions"]
+
+
+@dataclass
+class LinkerTraining:
+    """What a linker training run did.
+
+    Attributes:
+        best_accuracy: The best dev in-KB accuracy.
+        best_epoch: The epoch it was reached at (1-based).
+        seconds: Wall time.
+        history: One record per epoch (epoch, loss, dev scores).
+    """
+
+    best_accuracy: float = -1.0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def strip_links(docs: Sequence[Doc]) -> list[Doc]:
+    """Copies of `docs` whose entity spans keep their offsets and labels but lose ``kb_id`` and link scores."""
+    stripped = []
+    for doc in docs:
+        copy_ = doc.copy()
+        copy_.ents = [span.replace(kb_id="", link_score=None, candidates=()) for span in copy_.ents]
+        stripped.append(copy_)
+    return stripped
+
+
+def link_gold_mentions(linker: EntityLinker, gold: Sequence[Doc], batch_size: int = 64) -> list[Doc]:
+    """Run the linker over the gold mentions of `gold` (their ids removed first) and return the linked copies."""
+    return list(linker.pipe(strip_links(gold), batch_size=batch_size))
+
+
+def fit_linker(
+    linker: EntityLinker,
+    train: Sequence[Doc],
+    dev: Sequence[Doc],
+    *,
+    epochs: int = 10,
+    batch_size: int = 8,
+    patience: int = 3,
+    seed: int = 0,
+    console: Console | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> LinkerTraining:
+    """Train an initialised linker, evaluate on dev after each epoch, and end with the best weights loaded.
+
+    Args:
+        linker: The linker, after :meth:`EntityLinker.initialize` on `train`.
+        train: Gold training documents.
+        dev: Gold dev documents (an empty list keeps the last weights).
+        epochs: Passes over `train`.
+        batch_size: Documents per update.
+        patience: Stop after this many epochs without a better dev accuracy.
+        seed: Shuffling seed.
+        console: Where progress goes (stderr by default).
+        on_epoch: Called with each epoch's record.
+    """
+    console = console or Console(stderr=True)
+    result = LinkerTraining()
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    order = list(range(len(train)))
+    best_state: dict[str, Any] | None = None
+    stale = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("training the linker", total=epochs * len(order))
+        for epoch in range(1, epochs + 1):
+            rng.shuffle(order)
+            losses: dict[str, float] = {}
+            for start in range(0, len(order), batch_size):
+                batch = [train[index] for index in order[start: start + batch_size]]
+                linker.update(batch, losses=losses)
+                progress.advance(task, len(batch))
+            scores: LinkScores | None = None
+            record: dict[str, Any] = {"epoch": epoch, "loss": round(losses.get(linker.name, 0.0), 4)}
+            if dev:
+                scores = score_links(link_gold_mentions(linker, dev), dev, resolve=linker.kb.resolve)
+                record.update(accuracy=round(scores.accuracy, 4), in_kb_accuracy=round(scores.accuracy_no_nil, 4),
+                              nil_precision=round(scores.nil_precision, 4),
+                              nil_recall=round(scores.nil_recall, 4))
+            result.history.append(record)
+            console.print(" ".join(f"{key} {value}" for key, value in record.items()))
+            if on_epoch is not None:
+                on_epoch(record)
+            accuracy = scores.accuracy if scores is not None else float(epoch)
+            if accuracy > result.best_accuracy:
+                result.best_accuracy, result.best_epoch, stale = accuracy, epoch, 0
+                best_state = copy.deepcopy(linker.model.state_dict()) if linker.model is not None else None
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+    if best_state is not None and linker.model is not None:
+        linker.model.load_state_dict(best_state)
+    linker.finish_training()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output: Any,
+                  console: Console | None = None) -> tuple[Any, LinkerTraining]:
+    """Train the entity linkers of a pipeline config on gold mentions (``elkit train`` with a linking config).
+
+    Components other than linkers are built from the config as they are (a trained NER model is loaded with
+    ``--base-model``); each linker is initialised on `train` and trained with `fit_linker`, using the
+    ``[training]`` section's ``max_epochs``, ``patience`` and ``seed`` (batches of 8 documents). Writes
+    ``model-best`` (the pipeline with the best dev accuracy) and ``training.json`` under `output`.
+
+    Returns:
+        (the trained pipeline, the last linker's `LinkerTraining`).
+    """
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from elkit.config import TrainingConfig
+    from elkit.pipeline import Pipeline
+
+    settings = config.training or TrainingConfig()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    nlp = Pipeline.from_config(config)
+    result = LinkerTraining()
+    linkers = [(name, component) for name, component in nlp.components if isinstance(component, EntityLinker)]
+    for name, linker in linkers:
+        (console or Console(stderr=True)).print(f"training {name}: {len(train):,} documents, "
+                                                f"{sum(len(doc.ents) for doc in train):,} gold mentions")
+        linker.initialize(lambda: train, show_progress=True)
+        result = fit_linker(linker, train, dev, epochs=max(settings.max_epochs, 1),
+                            patience=settings.patience or settings.max_epochs, seed=settings.seed, console=console)
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(folder / "model-best")
+    (folder / "training.json").write_text(json.dumps({
+        "training": settings.model_dump(), "best_accuracy": result.best_accuracy, "best_epoch": result.best_epoch,
+        "seconds": result.seconds, "history": result.history,
+    }, indent=2), encoding="utf-8")
+    return nlp, result

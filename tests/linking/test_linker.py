@@ -1,0 +1,210 @@
+"""The entity linker: training, NIL, thresholds, discarded labels, saving and loading, batching."""
+
+import numpy as np
+import pytest
+
+from elkit.doc import NIL
+from elkit.errors import ConfigError, ModelError
+from elkit.evaluation import score_links
+from elkit.kb import InMemoryKB
+from elkit.linking import EntityLinker, fit_linker, link_gold_mentions, strip_links
+from elkit.pipeline import Pipeline
+
+from .support import TRAIN, make_docs, make_kb, write_vectors
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory):
+    return str(write_vectors(tmp_path_factory.mktemp("vectors")))
+
+
+def trained(vectors, **settings) -> EntityLinker:
+    linker = EntityLinker("linker", vectors=vectors, **settings)
+    docs = make_docs()
+    linker.initialize(lambda: docs, kb=make_kb())
+    for _ in range(60):
+        linker.update(docs)
+    linker.finish_training()
+    return linker
+
+
+@pytest.fixture(scope="module")
+def linker(vectors):
+    return trained(vectors)
+
+
+def kb_ids(docs):
+    return [[span.kb_id for span in doc.ents] for doc in docs]
+
+
+def test_overfits_the_training_set(linker):
+    gold = make_docs()
+    predicted = link_gold_mentions(linker, gold)
+    assert kb_ids(predicted) == kb_ids(gold)
+    scores = score_links(predicted, gold)
+    assert scores.accuracy == 1.0 and scores.nil_recall == 1.0
+
+
+def test_spans_keep_scored_candidates(linker):
+    doc = link_gold_mentions(linker, make_docs(TRAIN[:1]))[0]
+    span = doc.ents[0]
+    assert span.candidates[0].entity_id == span.kb_id == "Q90"
+    scores = [candidate.score for candidate in span.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert span.link_score == pytest.approx(scores[0])
+    assert sum(scores) + span.attrs["nil_score"] == pytest.approx(1.0, abs=1e-5)
+    assert {candidate.entity_id for candidate in span.candidates} == {"Q90", "Q830149", "Q47899"}
+
+
+def test_context_decides_between_candidates(linker):
+    rows = [("The singer Paris performed at a party on television .", [(2, 3, "PER", "")]),
+            ("Paris is a city , the capital of France .", [(0, 1, "LOC", "")])]
+    docs = link_gold_mentions(linker, make_docs(rows))
+    assert kb_ids(docs) == [["Q47899"], ["Q90"]]
+
+
+def test_save_and_reload_give_the_same_links(linker, tmp_path):
+    nlp = Pipeline()
+    nlp.add_pipe("elkit.EntityLinker.v1", name="linker", config={"vectors": None})
+    nlp.get_pipe("linker").from_bytes(linker.to_bytes())
+    nlp.get_pipe("linker").set_kb(linker.kb)
+    nlp.to_disk(tmp_path / "model")
+    assert (tmp_path / "model" / "linker" / "kb").is_dir()
+    loaded = Pipeline.from_disk(tmp_path / "model")
+    before = link_gold_mentions(linker, make_docs())
+    after = list(loaded.pipe(strip_links(make_docs())))
+    assert kb_ids(after) == kb_ids(before)
+    for left, right in zip(before, after, strict=True):
+        for span_left, span_right in zip(left.ents, right.ents, strict=True):
+            assert span_left.link_score == pytest.approx(span_right.link_score, abs=1e-6)
+
+
+def test_batch_equals_single(linker):
+    docs = strip_links(make_docs())
+    single = [kb_ids([linker(doc.copy())]) for doc in docs]
+    for batch_size in (1, 3, 100):
+        batched = list(linker.pipe([doc.copy() for doc in docs], batch_size=batch_size))
+        assert [kb_ids([doc]) for doc in batched] == single
+
+
+def test_kb_without_aliases_gives_nil(vectors):
+    linker = trained(vectors)
+    empty = InMemoryKB()
+    empty.add_entity("Q90", "Paris")
+    linker.set_kb(empty)
+    linker.table.exact.clear()
+    linker.table.normal.clear()
+    docs = link_gold_mentions(linker, make_docs())
+    assert all(span.kb_id == NIL for doc in docs for span in doc.ents)
+    assert all(span.candidates == () for doc in docs for span in doc.ents)
+
+
+def test_untrained_linker_on_an_empty_kb_gives_nil():
+    linker = EntityLinker("linker", incl_context=False)
+    docs = make_docs(with_ids=False)
+    linker.initialize(lambda: [], kb=InMemoryKB())
+    linked = list(linker.pipe(docs))
+    assert all(span.kb_id == NIL for doc in linked for span in doc.ents)
+
+
+def test_threshold(linker):
+    free = link_gold_mentions(linker, make_docs())
+    scores = sorted(span.link_score for doc in free for span in doc.ents if span.kb_id != NIL)
+    cut = scores[len(scores) // 2]
+    linker.threshold = cut
+    try:
+        docs = link_gold_mentions(linker, make_docs())
+    finally:
+        linker.threshold = None
+    for before, after in zip(free, docs, strict=True):
+        for span_before, span_after in zip(before.ents, after.ents, strict=True):
+            if span_before.kb_id != NIL and span_before.link_score < cut:
+                assert span_after.kb_id == NIL and span_after.candidates
+            else:
+                assert span_after.kb_id == span_before.kb_id
+    linker.threshold = 0.0
+    try:
+        assert kb_ids(link_gold_mentions(linker, make_docs())) == kb_ids(free)
+    finally:
+        linker.threshold = None
+
+
+def test_labels_discard(linker):
+    linker.labels_discard = ["MISC"]
+    try:
+        docs = link_gold_mentions(linker, make_docs())
+    finally:
+        linker.labels_discard = []
+    for doc in docs:
+        for span in doc.ents:
+            assert (span.kb_id == "") == (span.label == "MISC")
+
+
+def test_a_single_candidate_is_linked(linker):
+    docs = link_gold_mentions(linker, make_docs([("Lovelace wrote notes .", [(0, 1, "PER", "")])]))
+    span = docs[0].ents[0]
+    assert span.kb_id == "Q7259"
+    assert len(span.candidates) == 1
+
+
+def test_overwrite_false_keeps_existing_links(vectors):
+    linker = trained(vectors, overwrite=False)
+    docs = make_docs([("Paris is the capital of France .", [(0, 1, "LOC", "Q830149")])])
+    assert kb_ids(list(linker.pipe(docs))) == [["Q830149"]]
+    linker.overwrite = True
+    assert kb_ids(list(linker.pipe(make_docs([("Paris is the capital of France .", [(0, 1, "LOC", "Q830149")])])))) \
+        == [["Q90"]]
+
+
+def test_variants_without_prior_context_or_coherence(vectors):
+    for settings in ({"incl_prior": False}, {"incl_context": False}, {"coherence": False}):
+        linker = trained(vectors, **settings)
+        predicted = link_gold_mentions(linker, make_docs())
+        assert score_links(predicted, make_docs()).accuracy >= 0.8, settings
+
+
+def test_composite_gold_ids_train_and_score(vectors):
+    rows = [("Paris is the capital of France .", [(0, 1, "LOC", "Q90|Q830149")])]
+    linker = EntityLinker("linker", vectors=vectors)
+    docs = make_docs(rows)
+    linker.initialize(lambda: docs, kb=make_kb())
+    losses = linker.update(docs)
+    assert np.isfinite(losses["linker"])
+    predicted = link_gold_mentions(linker, docs)
+    assert predicted[0].ents[0].kb_id in {"Q90", "Q830149", NIL}
+
+
+def test_fit_linker_keeps_the_best_epoch(vectors):
+    linker = EntityLinker("linker", vectors=vectors)
+    docs = make_docs()
+    linker.initialize(lambda: docs, kb=make_kb())
+    result = fit_linker(linker, docs, docs, epochs=40, batch_size=4, patience=40)
+    assert result.best_accuracy == max(record["accuracy"] for record in result.history)
+    assert score_links(link_gold_mentions(linker, docs), docs).accuracy == pytest.approx(result.best_accuracy)
+
+
+def test_training_is_seeded(vectors):
+    first, second = trained(vectors, seed=3), trained(vectors, seed=3)
+    assert first.to_bytes() == second.to_bytes()
+
+
+def test_bad_settings_and_missing_model():
+    with pytest.raises(ConfigError, match="generators"):
+        EntityLinker("linker", candidates={"generators": ["telepathy"]})
+    with pytest.raises(ConfigError, match="unknown candidates settings"):
+        EntityLinker("linker", candidates={"limitt": 3})
+    with pytest.raises(ConfigError, match="threshold"):
+        EntityLinker("linker", threshold=1.5)
+    linker = EntityLinker("linker", incl_context=False)
+    with pytest.raises(ModelError, match="no model"):
+        linker.to_bytes()
+    with pytest.raises(ModelError, match="no model.json"):
+        linker.from_disk("/nonexistent-folder")
+
+
+def test_saved_bytes_are_checked(linker):
+    other = EntityLinker("linker")
+    with pytest.raises(ModelError):
+        other.from_bytes(b"garbage")
+    with pytest.raises(ModelError):
+        other.from_bytes(linker.to_bytes()[:-5])
