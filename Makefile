@@ -20,11 +20,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(OUTPUT)
-	$(BIN)/elkit apply examples/pipeline.toml examples/texts.jsonl $(OUTPUT)/demo.jsonl
-	$(BIN)/elkit stats $(OUTPUT)/demo.jsonl
-	$(BIN)/elkit stats examples/corpus/news.conll
-	$(BIN)/elkit kb build $(OUTPUT)/example-kb --entities examples/kb/entities.jsonl --overwrite
-	$(BIN)/elkit kb query $(OUTPUT)/example-kb "Paris" "ada lovelance" "APPLE" "Babbage"
+	$(BIN)/elkit link examples/texts.jsonl --entities examples/kb/entities.jsonl --output $(OUTPUT)/linked.jsonl \
+		--html $(OUTPUT)/linked.html --cache-dir $(OUTPUT)/cache
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -22,7 +22,7 @@ def trained(vectors, **settings) -> EntityLinker:
     linker = EntityLinker("linker", vectors=vectors, **settings)
     docs = make_docs()
     linker.initialize(lambda: docs, kb=make_kb())
-    for _ in range(60):
+    for _ in range(40):
         linker.update(docs)
     linker.finish_training()
     return linker

@@ -64,6 +64,10 @@ class AliasNormalizer:
         # A per-instance cache: mentions repeat a lot inside a corpus.
         object.__setattr__(self, "_cached", lru_cache(maxsize=65536)(self._normalize))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The per-instance cache cannot be pickled; a copy rebuilds it from the settings.
+        return (self.__class__, tuple(asdict(self).values()))
+
     def __call__(self, text: str) -> str:
         """Return the lookup key of `text` ("" when nothing is left)."""
         return self._cached(text)  # type: ignore[attr-defined]
