@@ -192,8 +192,9 @@ def _evaluate_linking(nlp: object, linker: object, gold: list[Doc], batch_size: 
 
 
 def _align(predicted: Doc, reference: Doc) -> Doc:
-    """The predicted spans moved onto the reference tokenisation (by characters); spans that do not align are
-    dropped, and count as misses.
+    """The predicted spans moved onto the reference tokenisation, by characters.
+
+    Spans that do not align are dropped, and count as misses.
     """
     aligned = reference.copy()
     spans = []
