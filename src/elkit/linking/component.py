@@ -15,11 +15,9 @@ other mentions' likely entities, a longer mention the span is part of, as "Clint
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import shutil
-import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from safetensors.torch import save as save_tensors
 from elkit.candidates import ExactGenerator, FuzzyGenerator, NormalizedGenerator, UnionGenerator
 from elkit.doc import NIL, Candidate, Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
+from elkit.io.pack import pack_files, unpack_files
 from elkit.kb.base import KnowledgeBase
 from elkit.kb.memory import InMemoryKB
 from elkit.kb.normalize import AliasNormalizer
@@ -806,30 +805,11 @@ class EntityLinker:
 
     def to_bytes(self) -> bytes:
         """The model and its tables as bytes (the KB is not included: set it with :meth:`set_kb`)."""
-        files = self._files()
-        table = json.dumps({name: len(data) for name, data in files.items()}).encode("utf-8")
-        buffer = io.BytesIO()
-        buffer.write(struct.pack("<Q", len(table)))
-        buffer.write(table)
-        for data in files.values():
-            buffer.write(data)
-        return buffer.getvalue()
+        return pack_files(self._files())
 
     def from_bytes(self, data: bytes) -> Self:
         """Load a model from :meth:`to_bytes` output."""
-        try:
-            (length,) = struct.unpack_from("<Q", data)
-            table = json.loads(data[8: 8 + length])
-            files: dict[str, bytes] = {}
-            position = 8 + length
-            for name, size in table.items():
-                files[name] = data[position: position + size]
-                position += size
-        except (struct.error, ValueError) as error:
-            raise ModelError(f"{self.name}: not EntityLinker bytes") from error
-        if position != len(data):
-            raise ModelError(f"{self.name}: EntityLinker bytes have the wrong length")
-        self._load_files(files, self.name)
+        self._load_files(unpack_files(data, f"{self.name} (EntityLinker bytes)"), self.name)
         return self
 
     def __getstate__(self) -> dict[str, Any]:

@@ -10,10 +10,8 @@ predictions against forgetting.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import random
-import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from torch import nn
 
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
+from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.encoders import build_encoder
 from elkit.ner.model import SpanModel
 
@@ -513,30 +512,11 @@ class SpanNER:
 
     def to_bytes(self) -> bytes:
         """The model as bytes: a length-prefixed JSON table of contents, then the files."""
-        files = self._files()
-        table = json.dumps({name: len(data) for name, data in files.items()}).encode("utf-8")
-        buffer = io.BytesIO()
-        buffer.write(struct.pack("<Q", len(table)))
-        buffer.write(table)
-        for data in files.values():
-            buffer.write(data)
-        return buffer.getvalue()
+        return pack_files(self._files())
 
     def from_bytes(self, data: bytes) -> Self:
         """Load a model from :meth:`to_bytes` output."""
-        try:
-            (length,) = struct.unpack_from("<Q", data)
-            table = json.loads(data[8: 8 + length])
-            files: dict[str, bytes] = {}
-            position = 8 + length
-            for name, size in table.items():
-                files[name] = data[position: position + size]
-                position += size
-        except (struct.error, ValueError) as error:
-            raise ModelError(f"{self.name}: not SpanNER bytes") from error
-        if position != len(data):
-            raise ModelError(f"{self.name}: SpanNER bytes have the wrong length")
-        self._load_files(files, self.name)
+        self._load_files(unpack_files(data, f"{self.name} (SpanNER bytes)"), self.name)
         return self
 
     def __getstate__(self) -> dict[str, Any]:
