@@ -64,6 +64,8 @@ def test_kb_and_candidates_sit_below_the_models():
         "kb": ("elkit.candidates", "elkit.linking", "elkit.ner", "elkit.pipeline"),
         "candidates": ("elkit.linking", "elkit.ner", "elkit.pipeline"),
         "ner": ("elkit.kb", "elkit.candidates", "elkit.linking", "elkit.pipeline", "elkit.training"),
+        "linking": ("elkit.cli",),
+        "evaluation": ("elkit.cli",),
     }
     offenders = []
     for package, forbidden in rules.items():

@@ -19,7 +19,7 @@ import json
 import random
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from elkit.batching import PredictThenAnnotate
 from elkit.candidates import ExactGenerator, FuzzyGenerator, NormalizedGenerator, UnionGenerator
 from elkit.doc import NIL, Candidate, Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
@@ -96,7 +97,7 @@ class LinkPrediction:
     probabilities: np.ndarray
 
 
-class EntityLinker:
+class EntityLinker(PredictThenAnnotate):
     """The trainable entity linker (``elkit.EntityLinker.v1``).
 
     Args:
@@ -552,24 +553,6 @@ class EntityLinker:
             label = types[0] if types else label
         return span.replace(kb_id=best.entity_id, label=label, link_score=score,
                             candidates=tuple(scored[: self.store_candidates]), attrs=attrs)
-
-    def __call__(self, doc: Doc) -> Doc:
-        """Link one document's entities."""
-        self.set_annotations([doc], self.predict([doc]))
-        return doc
-
-    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Link documents in batches of ``batch_size`` (coherence works within each document)."""
-        batch: list[Doc] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                self.set_annotations(batch, self.predict(batch))
-                yield from batch
-                batch = []
-        if batch:
-            self.set_annotations(batch, self.predict(batch))
-            yield from batch
 
     # --- learning -------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import copy
 import json
 import random
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -24,6 +24,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+from elkit.batching import PredictThenAnnotate
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io.pack import pack_files, unpack_files
@@ -74,7 +75,7 @@ def _segments(doc: Doc, context: str) -> list[tuple[int, int]]:
     return result
 
 
-class SpanNER:
+class SpanNER(PredictThenAnnotate):
     """The span-scoring entity recognizer.
 
     Args:
@@ -278,24 +279,6 @@ class SpanNER:
                     key=lambda span: (span.start, span.end, span.label),
                 )
             doc.ents = _decode_flat(doc, candidates, self.overwrite_ents)
-
-    def __call__(self, doc: Doc) -> Doc:
-        """Annotate one document."""
-        self.set_annotations([doc], self.predict([doc]))
-        return doc
-
-    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Annotate documents in batches of ``batch_size``."""
-        batch: list[Doc] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                self.set_annotations(batch, self.predict(batch))
-                yield from batch
-                batch = []
-        if batch:
-            self.set_annotations(batch, self.predict(batch))
-            yield from batch
 
     # --- learning -------------------------------------------------------------------------------------------
 
