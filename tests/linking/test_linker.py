@@ -208,3 +208,12 @@ def test_saved_bytes_are_checked(linker):
         other.from_bytes(b"garbage")
     with pytest.raises(ModelError):
         other.from_bytes(linker.to_bytes()[:-5])
+
+
+def test_initialize_reports_gold_ids_missing_from_the_kb(vectors):
+    rows = [("Paris is the capital of France .", [(0, 1, "LOC", "Q-unknown")]),
+            ("Zorblat visited the city .", [(0, 1, "PER", "NIL")])]
+    linker = EntityLinker("linker", vectors=vectors)
+    docs = make_docs(rows)
+    linker.initialize(lambda: docs, kb=make_kb())
+    assert linker.initialize_report == {"documents": 2, "gold_mentions": 2, "nil_mentions": 1, "ids_not_in_kb": 1}

@@ -194,6 +194,7 @@ class EntityLinker(PredictThenAnnotate):
         self._cache: dict[str, list[_Mention]] = {}
         self._optimizer: torch.optim.Optimizer | None = None
         self._training = False
+        self.initialize_report: dict[str, int] = {}
 
     # --- configuration and KB -------------------------------------------------------------------------------
 
@@ -590,6 +591,13 @@ class EntityLinker(PredictThenAnnotate):
             self.entity_contexts = EntityContexts(0)
         self._infos = {}
         self._cache = {}
+        self.initialize_report = {
+            "documents": len(docs),
+            "gold_mentions": sum(1 for doc in docs for span in doc.ents if span.kb_id),
+            "nil_mentions": sum(1 for doc in docs for span in doc.ents if span.kb_id == NIL),
+            "ids_not_in_kb": sum(1 for doc in docs for span in doc.ents
+                                 if span.kb_id and span.kb_id != NIL and not _gold_ids(span.kb_id, self.kb)),
+        }
         types = {"", "UNK"}
         for doc in docs:
             for span in doc.ents:

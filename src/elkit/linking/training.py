@@ -152,6 +152,10 @@ def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output:
         (console or Console(stderr=True)).print(f"training {name}: {len(train):,} documents, "
                                                 f"{sum(len(doc.ents) for doc in train):,} gold mentions")
         linker.initialize(lambda: train, show_progress=True)
+        report = linker.initialize_report
+        (console or Console(stderr=True)).print(
+            f"{report['gold_mentions']:,} gold mentions ({report['nil_mentions']:,} NIL); "
+            f"{report['ids_not_in_kb']:,} have an id the KB does not know and teach nothing")
         result = fit_linker(linker, train, dev, epochs=max(settings.max_epochs, 1),
                             patience=settings.patience or settings.max_epochs, seed=settings.seed, console=console)
     folder = Path(output)
