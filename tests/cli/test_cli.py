@@ -101,7 +101,7 @@ def test_apply_reports_bad_lines(tmp_path, capsys):
     assert code == 3 and "texts.jsonl:2 [text]" in err
 
 
-@pytest.mark.parametrize("arguments", [["stats"], ["convert", "a"], ["nonsense"]])
+@pytest.mark.parametrize("arguments", [["db-in"], ["convert", "a"], ["nonsense"]])
 def test_usage_errors(capsys, arguments):
     code, _, _ = run(capsys, *arguments)
     assert code == 2

@@ -36,12 +36,21 @@ def _print_report(report: ReadReport, lenient: bool) -> None:
 
 @app.command()
 def stats(
-    path: Path = typer.Argument(..., help="A corpus file of any supported format."),
+    target: str | None = typer.Argument(
+        None, metavar="[FILE|DATASET]",
+        help="A corpus file of any supported format, or a dataset in the annotation database (none: list them)."),
     format: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad records instead of stopping."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+    db: str | None = typer.Option(None, "--db", help="Annotation database (SQLAlchemy URL or SQLite file)."),
 ) -> None:
-    """Count documents, sentences, tokens, entities per label, and linked / NIL mentions."""
+    """Count a corpus file's documents, tokens, entities and links; or show the annotation datasets' answers."""
+    if target is None or db is not None or not Path(target).exists():
+        from elkit.cli.annotate import dataset_stats
+
+        dataset_stats(target, db)
+        return
+    path = Path(target)
     _check_format(format)
     chosen = format or detect_format(path)
     report = ReadReport()

@@ -43,7 +43,7 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from elkit.cli import corpus, kb, link, package, run, train  # noqa: F401 - the modules add their commands to ``app``
+    from elkit.cli import annotate, corpus, kb, link, package, run, train  # noqa: F401 - the modules add their commands to ``app``
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,12 +9,12 @@ import typer
 
 from elkit.cli.main import app, error_console
 from elkit.corpora import ReadReport, read_corpus
-from elkit.doc import Doc
+from elkit.doc import Doc, Example
 from elkit.errors import ConfigError, DataError
 from elkit.evaluation import evaluate_ner
 from elkit.pipeline import load
 
-__all__ = ["evaluate", "train_command"]
+__all__ = ["evaluate", "parse_overrides", "train_command", "training_material"]
 
 vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
@@ -30,7 +30,8 @@ def _read_docs(path: Path, format: str | None, lenient: bool) -> list[Doc]:
     return docs
 
 
-def _parse_overrides(values: list[str]) -> dict[str, object]:
+def parse_overrides(values: list[str]) -> dict[str, object]:
+    """``section.key=value`` strings as a dict; values are parsed as JSON when they can be."""
     overrides: dict[str, object] = {}
     for item in values:
         key, separator, raw = item.partition("=")
@@ -43,28 +44,72 @@ def _parse_overrides(values: list[str]) -> dict[str, object]:
     return overrides
 
 
+def training_material(datasets: list[str], train_path: Path | None, dev_path: Path | None, binary: bool,
+                      eval_split: float, db: str | None, *, format: str | None = None,
+                      lenient: bool = False) -> tuple[list[Doc | Example], list[Doc]]:
+    """Training items and dev documents from annotation datasets and / or corpus files.
+
+    Raises:
+        ConfigError: Neither datasets nor a training file, or nothing to evaluate on.
+    """
+    names = [name.strip() for value in datasets for name in value.split(",") if name.strip()]
+    if not names and train_path is None:
+        raise ConfigError("give a training corpus (--train) or annotation datasets (--dataset)")
+    items: list[Doc | Example] = []
+    dev_docs = _read_docs(dev_path, format, lenient) if dev_path is not None else []
+    if train_path is not None:
+        items.extend(_read_docs(train_path, format, lenient))
+    if names:
+        from elkit.annotate import Store
+        from elkit.annotate.data import load_examples, split_dev
+
+        data = load_examples(Store(db), names, binary=binary)
+        for reason, count in data.skipped.items():
+            error_console.print(f"left out {count:,} {reason}")
+        complete = data.complete
+        if dev_path is None:
+            complete, dev_docs = split_dev(complete, eval_split)
+            error_console.print(f"held out {len(dev_docs):,} of the annotated texts for evaluation")
+        items.extend(complete)
+        items.extend(data.partial)
+    if not items:
+        raise DataError("nothing to train on")
+    if not dev_docs:
+        raise ConfigError("nothing to evaluate on: give --dev, or datasets with accepted manual annotations")
+    return items, dev_docs
+
+
 @app.command("train")
 def train_command(
     config: Path = typer.Argument(..., help="Pipeline config (.toml) with a [training] section."),
-    train_path: Path = typer.Option(..., "--train", help="Training corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
-    dev_path: Path = typer.Option(..., "--dev", help="Development corpus, evaluated during training."),
+    train_path: Path | None = typer.Option(None, "--train",
+                                           help="Training corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
+    dev_path: Path | None = typer.Option(None, "--dev",
+                                         help="Development corpus (default with --dataset: split off the data)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last, training.json."),
     base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline."),
     format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),
     override: list[str] = typer.Option([], "--set", help="Config override, e.g. --set training.max_epochs=5"),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
+    datasets: list[str] = typer.Option([], "--dataset",
+                                       help="Annotation datasets to train on (repeat or comma separate)."),
+    binary: bool = typer.Option(False, "--binary", help="With --dataset: learn from accept / reject answers too."),
+    eval_split: float = typer.Option(0.2, "--eval-split", min=0.05, max=0.9,
+                                     help="With --dataset and no --dev: the share held out for evaluation."),
+    db: str | None = typer.Option(None, "--db", help="Annotation database (SQLAlchemy URL or SQLite file)."),
 ) -> None:
-    """Train a pipeline on a corpus, keeping the best model on the dev set (seeded, with early stopping)."""
+    """Train a pipeline on a corpus or annotation datasets, keeping the best model on dev (seeded)."""
     from elkit.config import load_config
     from elkit.training import train
 
-    settings = load_config(config, _parse_overrides(override))
-    train_docs = _read_docs(train_path, format, lenient)
-    dev_docs = _read_docs(dev_path, format, lenient)
+    settings = load_config(config, parse_overrides(override))
+    train_docs, dev_docs = training_material(datasets, train_path, dev_path, binary, eval_split, db,
+                                             format=format, lenient=lenient)
     if any(component.factory == "elkit.EntityLinker.v1" for component in settings.components.values()):
         from elkit.linking.training import train_linking
 
-        _, linking = train_linking(settings, train_docs, dev_docs, output, console=error_console)
+        _, linking = train_linking(settings, [item for item in train_docs if isinstance(item, Doc)], dev_docs,
+                                   output, console=error_console)
         record = max(linking.history, key=lambda item: item.get("accuracy", 0.0), default={})
         typer.echo(f"best model: {output / 'model-best'} (epoch {linking.best_epoch})")
         typer.echo(f"training time: {linking.seconds / 60:.1f} min")

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from elkit.config import PipelineConfig, TrainingConfig, load_config
-from elkit.doc import Doc, Span
+from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError
 from elkit.evaluation import evaluate_ner
 from elkit.pipeline import Pipeline
@@ -84,19 +84,42 @@ def split_sentences(doc: Doc) -> list[Doc]:
     return pieces
 
 
-def _batches(units: Sequence[Doc], batch_words: int, rng: random.Random) -> list[list[Doc]]:
+Unit = Doc | Example
+"""What one training step learns from: a document (or sentence) with gold entities, or an example with answers."""
+
+
+def _units(item: Doc | Example, unit: str) -> list[Unit]:
+    """Split complete annotation into sentences (when asked); examples with binary answers stay whole."""
+    if isinstance(item, Example):
+        if item.answers or not item.complete:
+            return [item] if len(item.reference) else []
+        item = item.reference
+    return list(split_sentences(item)) if unit == "sentence" else [item] if len(item) else []
+
+
+def _length(unit: Unit) -> int:
+    return len(unit.reference) if isinstance(unit, Example) else len(unit)
+
+
+def _labels(unit: Unit) -> set[str]:
+    if isinstance(unit, Example):
+        return {span.label for span in unit.reference.ents} | {answer.label for answer in unit.answers}
+    return {span.label for span in unit.ents}
+
+
+def _batches(units: Sequence[Unit], batch_words: int, rng: random.Random) -> list[list[Unit]]:
     order = list(range(len(units)))
     rng.shuffle(order)
-    batches: list[list[Doc]] = []
-    current: list[Doc] = []
+    batches: list[list[Unit]] = []
+    current: list[Unit] = []
     words = 0
     for index in order:
         unit = units[index]
-        if current and words + len(unit) > batch_words:
+        if current and words + _length(unit) > batch_words:
             batches.append(current)
             current, words = [], 0
         current.append(unit)
-        words += len(unit)
+        words += _length(unit)
     if current:
         batches.append(current)
     return batches
@@ -116,7 +139,7 @@ def _schedule(settings: TrainingConfig, total_steps: int) -> Callable[[int], flo
 
 def train(
     config: PipelineConfig | str | Path,
-    train_docs: Sequence[Doc],
+    train_docs: Sequence[Doc | Example],
     dev_docs: Sequence[Doc],
     output: str | Path | None,
     *,
@@ -128,7 +151,7 @@ def train(
 
     Args:
         config: The pipeline config (object or TOML path) with an optional ``[training]`` section.
-        train_docs: Training documents with gold entities.
+        train_docs: Training documents with gold entities, or examples (partial annotation, binary answers).
         dev_docs: Development documents with gold entities.
         output: Folder for ``model-best`` and ``model-last`` (None: keep the model in memory only).
         console: Where progress goes (stderr by default).
@@ -153,9 +176,9 @@ def train(
         torch.set_num_threads(settings.threads)
     if not train_docs:
         raise DataError("no training documents")
-    units: list[Doc] = []
-    for doc in train_docs:
-        units.extend(split_sentences(doc) if settings.unit == "sentence" else [doc] if len(doc) else [])
+    units: list[Unit] = []
+    for item in train_docs:
+        units.extend(_units(item, settings.unit))
     if base_model is not None:
         from elkit.pipeline import load
 
@@ -170,7 +193,7 @@ def train(
     else:
         for name in trainable:
             component = nlp.get_pipe(name)
-            for label in sorted({span.label for unit in units for span in unit.ents}):
+            for label in sorted(set().union(*(_labels(unit) for unit in units))):
                 component.add_label(label)  # type: ignore[attr-defined]
     optimizers = {name: nlp.get_pipe(name).make_optimizer() for name in trainable}  # type: ignore[attr-defined]
     rng = random.Random(settings.seed)
@@ -186,7 +209,7 @@ def train(
     since_best = 0
     stop = False
     console.print(
-        f"training {', '.join(trainable)}: {len(units):,} {settings.unit}s, {sum(map(len, units)):,} words, "
+        f"training {', '.join(trainable)}: {len(units):,} {settings.unit}s, {sum(map(_length, units)):,} words, "
         f"~{steps_per_epoch:,} steps per epoch, {total_steps:,} steps at most; dev: {len(dev_docs):,} documents"
     )
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
