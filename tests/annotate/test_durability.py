@@ -102,7 +102,7 @@ def test_twenty_sessions_save_five_thousand_answers(tmp_path):
                 mine: list[int] = []
                 answer_stream(client, f"annotator{number}", mine, threading.Event(), per_session, timings)
                 acknowledged.extend(mine)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     started = time.perf_counter()

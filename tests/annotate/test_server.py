@@ -219,7 +219,8 @@ def test_review_shows_versions_and_stores_the_settled_one(tmp_path, store):
     merged = get_tasks(reviewer, session="carol")
     assert len(merged) == 1 and len(merged[0]["versions"]) == 2
     assert sorted(session for version in merged[0]["versions"] for session in version["sessions"]) == ["alice", "bob"]
-    assert answer(reviewer, merged[0], session="carol", spans=[{"start": 0, "end": 5, "label": "ORG"}]).status_code == 200
+    settled_spans = [{"start": 0, "end": 5, "label": "ORG"}]
+    assert answer(reviewer, merged[0], session="carol", spans=settled_spans).status_code == 200
     settled = store.answers("news_reviewed")[0]
     assert settled["spans"][0]["label"] == "ORG" and "versions" not in settled
     with pytest.raises(ConfigError, match="no dataset 'missing'"):
