@@ -15,7 +15,9 @@ Views:
 from __future__ import annotations
 
 import math
+import random
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,24 +250,44 @@ def teach_examples(tasks: Iterable[dict[str, Any]]) -> list[Example]:
 
 
 class _Teacher:
-    """The model in the loop: suggestions from its current state, updates from each batch of answers."""
+    """The model in the loop: suggestions from its current state, updates from each batch of answers.
+
+    Each batch of answers is one small step, so the update is built to be gentle and to use every answer more
+    than once: its own AdamW at ``learning_rate_scale`` times the model's learning rates, no dropout, the new
+    answers together with up to ``replay`` earlier ones (sampled from the last ``memory``), and, with
+    ``rehearse``, a step towards the starting model's predictions on up to ``rehearse_texts`` texts the stream
+    has read (not the answered ones: rehearsing those would pull the answered spans back).
+    """
 
     def __init__(self, nlp: Any, labels: tuple[str, ...], *, min_probability: float, per_text: int,
-                 rehearse: bool) -> None:
+                 rehearse: bool, learning_rate_scale: float = 0.05, replay: int = 100, rehearse_texts: int = 16,
+                 memory: int = 1000, seed: int = 0) -> None:
+        import torch
+
         self.nlp = nlp
         self.ner = _ner_of(nlp)
         self.labels = labels
         self.min_probability = min_probability
         self.per_text = per_text
         self.rehearse = rehearse
+        self.replay = replay
+        self.rehearse_texts = rehearse_texts
         self.lock = threading.Lock()
-        self.optimizer = self.ner.make_optimizer()
+        groups = [{"params": group["params"], "lr": group["lr"] * learning_rate_scale}
+                  for group in self.ner.make_optimizer().param_groups]
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
+        if rehearse:
+            self.ner.begin_rehearsal()
+        self.answered: deque[Example] = deque(maxlen=memory)
+        self.read: deque[Doc] = deque(maxlen=memory)
+        self.random = random.Random(seed)
         self.updates = 0
         self.losses: dict[str, float] = {}
 
     def suggestions(self, doc: Doc) -> list[tuple[float, dict[str, Any]]]:
         with self.lock:
             scores = self.ner.predict([doc])[0]
+            self.read.append(doc)
         found = []
         for start, end, label, probability in scores.spans(self.min_probability):
             if label in self.labels:
@@ -280,16 +302,22 @@ class _Teacher:
         if not examples:
             return
         with self.lock:
-            self.ner.update(examples, sgd=self.optimizer, losses=self.losses)
+            earlier = list(self.answered)
+            batch = examples + self.random.sample(earlier, min(self.replay, len(earlier)))
+            self.ner.update(batch, drop=0.0, sgd=self.optimizer, losses=self.losses)
             if self.rehearse:
-                self.ner.rehearse([example.reference for example in examples], sgd=self.optimizer,
-                                  losses=self.losses)
+                read = list(self.read)
+                texts = self.random.sample(read, min(self.rehearse_texts, len(read))) if read else \
+                    [example.reference for example in examples]
+                self.ner.rehearse(texts, drop=0.0, sgd=self.optimizer, losses=self.losses)
+            self.answered.extend(examples)
             self.updates += 1
 
 
 def ner_teach(dataset: str, source: str | Path, model: str | Path, labels: Sequence[str] = (), *,
               patterns: str | Path | None = None, nlp: Any = None, min_probability: float = 0.05,
-              per_text: int = 8, bias: float = 0.0, rehearse: bool = True, sort: bool = True) -> Recipe:
+              per_text: int = 8, bias: float = 0.0, rehearse: bool = True, sort: bool = True,
+              learning_rate_scale: float = 0.05, replay: int = 100) -> Recipe:
     """Accept or reject one suggested span at a time; the model learns from every batch of answers.
 
     Suggestions come from the model (every span and label it gives at least ``min_probability``) and from
@@ -305,8 +333,11 @@ def ner_teach(dataset: str, source: str | Path, model: str | Path, labels: Seque
         min_probability: Spans below this are not suggested.
         per_text: At most this many model suggestions per text.
         bias: The uncertainty sorter's bias (see :func:`prefer_uncertain`).
-        rehearse: Rehearse the model's own predictions on each answered text against forgetting.
+        rehearse: Rehearse the starting model's predictions on texts read from the stream against forgetting.
         sort: Keep only uncertain suggestions (False: every suggestion, in text order).
+        learning_rate_scale: The updates' learning rates are the model's own times this (answers come in
+            batches of a few spans, so full training rates would wreck the model).
+        replay: Each update also learns again from up to this many earlier answers.
     """
     from elkit.pipeline import load
 
@@ -316,7 +347,8 @@ def ner_teach(dataset: str, source: str | Path, model: str | Path, labels: Seque
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise ConfigError(f"the model does not predict {', '.join(unknown)} (it knows {', '.join(known)})")
-    teacher = _Teacher(nlp, wanted, min_probability=min_probability, per_text=per_text, rehearse=rehearse)
+    teacher = _Teacher(nlp, wanted, min_probability=min_probability, per_text=per_text, rehearse=rehearse,
+                       learning_rate_scale=learning_rate_scale, replay=replay)
     ruler = _ruler(patterns) if patterns is not None else None
     tokenizer = nlp.tokenizer
     total = check_source(source, tokenizer)
