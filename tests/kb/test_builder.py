@@ -5,7 +5,7 @@ import json
 import pytest
 
 from elkit.errors import ElkitError, FormatError, KBError
-from elkit.kb import Entity, KBBuilder
+from elkit.kb import Entity, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl, read_synonyms
 from tests.kb.support import ALIAS_TABLE, write_entities, write_text
 
@@ -316,3 +316,16 @@ def test_an_other_id_that_is_already_a_primary_id_is_a_conflict():
     builder.add_entity(Entity("B", "Beta"))
     with pytest.raises(KBError, match="other id 'B' of 'A' already names 'B'"):
         builder.add_entity(Entity("A", "Alpha", other_ids=("B",)))
+
+
+def test_skip_mode_keeps_an_entity_whose_other_id_is_taken(tmp_path):
+    """MEDIC lists OMIM:260350 as a concept and as an other id of D010190: D010190 must not be lost."""
+    builder = KBBuilder(on_error="skip")
+    builder.add_entity(Entity("OMIM:260350", "Pancreatic cancer"))
+    assert builder.add_entity(Entity("D010190", "Pancreatic Neoplasms", other_ids=("OMIM:260350", "X1")),
+                              aliases=["Cancer of Pancreas"])
+    builder.build(tmp_path / "kb")
+    kb = open_kb(tmp_path / "kb")
+    assert kb.get_entity("D010190").other_ids == ("X1",)
+    assert kb.resolve("OMIM:260350") == "OMIM:260350"
+    assert builder.report.counts == {"conflicting other id (dropped from the entity)": 1}

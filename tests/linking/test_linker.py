@@ -217,3 +217,34 @@ def test_initialize_reports_gold_ids_missing_from_the_kb(vectors):
     docs = make_docs(rows)
     linker.initialize(lambda: docs, kb=make_kb())
     assert linker.initialize_report == {"documents": 2, "gold_mentions": 2, "nil_mentions": 1, "ids_not_in_kb": 1}
+
+
+def test_abbreviations_are_looked_up_by_their_long_form(vectors):
+    kb = InMemoryKB()
+    kb.add_entity("D003327", "Coronary Disease", "", ("Disease",), 10.0)
+    kb.add_entity("OMIM:303100", "Choroideremia", "", ("Disease",), 10.0)
+    kb.add_alias("coronary heart disease", ["D003327"], [1.0])
+    kb.add_alias("CHD", ["OMIM:303100"], [1.0])
+    rows = [("Men with coronary heart disease ( CHD ) were followed . CHD risk rose .",
+             [(2, 5, "Disease", "D003327"), (6, 7, "Disease", "D003327"), (11, 12, "Disease", "D003327")])]
+    found = {}
+    for abbreviations in (False, True):
+        linker = EntityLinker("linker", vectors=vectors, abbreviations=abbreviations, use_table=False)
+        docs = make_docs(rows)
+        linker.initialize(lambda docs=docs: docs, kb=kb)
+        linked = link_gold_mentions(linker, docs)[0]
+        found[abbreviations] = [[candidate.entity_id for candidate in span.candidates] for span in linked.ents]
+    assert found[False][1] == ["OMIM:303100"]
+    assert found[True][1] == ["D003327"] and found[True][2] == ["D003327"]
+    assert found[True][0] == found[False][0] == ["D003327"]
+
+
+def test_held_out_blocks_leave_neighbouring_documents_out(vectors):
+    docs = make_docs()
+    linker = EntityLinker("linker", vectors=vectors, held_out_block=2)
+    linker.initialize(lambda: docs, kb=make_kb())
+    # Documents 0 and 1 share a block: the counts for document 0's mention leave both out.
+    exact, _ = linker.table.lookup("Paris", linker.table.without(linker._held_key(docs[0])))
+    everything, _ = linker.table.lookup("Paris", ({}, {}))
+    assert sum(everything.values()) - sum(exact.values()) == 2
+    assert linker._held_key(docs[0]) == linker._held_key(docs[1]) != linker._held_key(docs[2])

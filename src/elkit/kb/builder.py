@@ -16,6 +16,7 @@ Rows of a weaker kind than the alias's strongest keep the entity as a candidate 
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,17 +180,22 @@ class KBBuilder:
                 "entity_id",
             )
             return False
+        kept_other_ids = []
         for other in entity.other_ids:
             owner = self.entity_position(other)
             if owner is not None and other != entity.entity_id:
+                # Strict mode raises here; otherwise the entity is kept without the other id that is taken.
                 self._problem(
-                    "conflicting other id",
+                    "conflicting other id (dropped from the entity)",
                     f"other id {other!r} of {entity.entity_id!r} already names {self._entities[owner].entity_id!r}",
                     path,
                     line,
                     "other_ids",
                 )
-                return False
+            else:
+                kept_other_ids.append(other)
+        if len(kept_other_ids) != len(entity.other_ids):
+            entity = dataclasses.replace(entity, other_ids=tuple(kept_other_ids))
         position = len(self._entities)
         self._entities.append(entity)
         self._entity_index[entity.entity_id] = position

@@ -11,6 +11,10 @@ Scoring runs twice per batch of documents: the first pass gives every mention a 
 candidates; the second adds document coherence (other mentions of the same entity, entities related to the
 other mentions' likely entities, a longer mention the span is part of, as "Clinton" in a text that also says
 "Bill Clinton") and makes the final decision.
+
+With a ``reranker`` section, a fine-tuned cross-encoder (`CrossEncoderReranker`) rescores the ``top_k`` best
+candidates of each mention after that, in chunks of ``max_candidates`` pairs, and the two stages' scores are
+combined with weights fitted on held-out training mentions.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ from elkit.io.pack import pack_files, unpack_files
 from elkit.kb.base import KnowledgeBase
 from elkit.kb.memory import InMemoryKB
 from elkit.kb.normalize import AliasNormalizer
+from elkit.linking.abbreviations import expand, find_abbreviations
 from elkit.linking.context import ContextVectors, sentence_bounds
 from elkit.linking.features import (
     COHERENCE,
@@ -47,6 +53,7 @@ from elkit.linking.features import (
     mark_pass,
 )
 from elkit.linking.model import LinkBatch, LinkScorer
+from elkit.linking.reranker import CrossEncoderReranker, RerankItem, mention_context
 from elkit.linking.tables import EntityContexts, MentionTable, doc_key
 
 __all__ = ["EntityLinker", "LinkPrediction"]
@@ -55,9 +62,15 @@ _FORMAT = "elkit.EntityLinker/1"
 _MODEL_JSON = "model.json"
 _WEIGHTS = "weights.safetensors"
 _KB_DIR = "kb"
+_RERANKER_DIR = "reranker"
 _GENERATORS = ("exact", "normalized", "fuzzy", "dense")
 _DEFAULT_CANDIDATES: dict[str, Any] = {"generators": ["exact", "normalized", "fuzzy"], "limit": 30,
                                        "fuzzy_min_score": 0.6}
+
+_DEFAULT_RERANKER: dict[str, Any] = {
+    "top_k": 4, "max_candidates": 32, "skip_above": 1.0, "base_model": None, "max_length": 128,
+    "epochs": 1, "learning_rate": 3e-5, "batch_size": 8, "held_out": 0.1, "max_mentions": 0, "residual": False,
+}
 
 GetCandidates = Callable[[Sequence[Span]], list[list[Candidate]]]
 
@@ -124,6 +137,19 @@ class EntityLinker(PredictThenAnnotate):
         weight_decay: AdamW weight decay.
         relabel: Give each linked span its entity's first type as label (for dictionary-matched mentions,
             whose label is only a guess).
+        reranker: Settings of the optional cross-encoder reranker (None: no reranker): ``top_k`` (candidates
+            reranked per mention), ``max_candidates`` (pairs per forward pass), ``skip_above`` (a first-stage
+            probability at which a mention is not reranked), ``base_model`` (local model folder to fine-tune;
+            None: the default encoder), ``max_length``, and for training ``epochs``, ``learning_rate``,
+            ``batch_size`` (mentions per step), ``held_out`` (share of training documents kept for the
+            combination weights when there is no dev set), ``max_mentions`` (0: all) and ``residual`` (train
+            the scores as a correction of the first stage). It is trained by ``elkit train`` after the
+            first stage and saved in the component's ``reranker/`` folder.
+        abbreviations: Look up a mention that is an abbreviation defined in its document ("coronary heart disease
+            (CHD)", Schwartz-Hearst) by its long form: candidates, training counts and string features.
+        held_out_block: While training, a mention's features come from tables without its own document; with
+            a block of N, without the N consecutive training documents around it too (news collections repeat a
+            story across neighbouring documents, which makes the counts look more reliable than on new text).
         seed: Seed for weights and shuffling.
     """
 
@@ -149,6 +175,9 @@ class EntityLinker(PredictThenAnnotate):
         projection: int = 0,
         weight_decay: float = 0.0,
         relabel: bool = False,
+        reranker: Mapping[str, Any] | None = None,
+        abbreviations: bool = False,
+        held_out_block: int = 1,
         seed: int = 0,
     ) -> None:
         settings = {**_DEFAULT_CANDIDATES, **(candidates or {})}
@@ -158,6 +187,12 @@ class EntityLinker(PredictThenAnnotate):
         bad = [generator for generator in settings["generators"] if generator not in _GENERATORS]
         if bad or not settings["generators"]:
             raise ConfigError(f"{name}: candidates.generators must be some of {list(_GENERATORS)}, got {bad or []}")
+        rerank = None if reranker is None else {**_DEFAULT_RERANKER, **reranker}
+        unknown = set(rerank or {}) - set(_DEFAULT_RERANKER)
+        if unknown:
+            raise ConfigError(f"{name}: unknown reranker settings {sorted(unknown)}")
+        if rerank is not None and (int(rerank["top_k"]) < 2 or int(rerank["max_candidates"]) < 1):
+            raise ConfigError(f"{name}: reranker.top_k must be at least 2 and max_candidates at least 1")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"{name}: threshold must be in [0, 1], got {threshold}")
         self.name = name
@@ -179,6 +214,11 @@ class EntityLinker(PredictThenAnnotate):
         self.projection = projection
         self.weight_decay = weight_decay
         self.relabel = relabel
+        self.reranker_settings = rerank
+        self.abbreviations = abbreviations
+        self.held_out_block = held_out_block
+        self._held_keys: dict[str, str] = {}
+        self.reranker: CrossEncoderReranker | None = None
         self.seed = seed
         self.normalizer = AliasNormalizer()
         self.table = MentionTable(self.normalizer)
@@ -208,6 +248,8 @@ class EntityLinker(PredictThenAnnotate):
             "hidden_width": self.hidden_width, "dropout": self.dropout, "learning_rate": self.learning_rate,
             "coherence": self.coherence, "use_table": self.use_table, "store_candidates": self.store_candidates,
             "projection": self.projection, "weight_decay": self.weight_decay, "relabel": self.relabel,
+            "reranker": dict(self.reranker_settings) if self.reranker_settings is not None else None,
+            "abbreviations": self.abbreviations, "held_out_block": self.held_out_block,
             "seed": self.seed,
         }
 
@@ -253,18 +295,20 @@ class EntityLinker(PredictThenAnnotate):
             self._generator = UnionGenerator(made, limit=limit)
         return self._generator
 
-    def _generate(self, spans: Sequence[Span], keys: Sequence[str] | None = None) -> list[list[Candidate]]:
+    def _generate(self, spans: Sequence[Span], keys: Sequence[str] | None = None,
+                  texts: Sequence[str] | None = None) -> list[list[Candidate]]:
         if self.get_candidates is not None:
             return [list(found) for found in self.get_candidates(spans)]
         if not spans:
             return []
         if self.kb.alias_count == 0 and not len(self.table):
             return [[] for _ in spans]
-        found = self._candidate_generator().batch([span.text for span in spans])
+        texts = list(texts) if texts is not None else [span.text for span in spans]
+        found = self._candidate_generator().batch(texts)
         if self.use_table and len(self.table):
             keys = keys or [""] * len(spans)
-            found = [self._add_table(span.text, candidates, key)
-                     for span, candidates, key in zip(spans, found, keys, strict=True)]
+            found = [self._add_table(text, candidates, key)
+                     for text, candidates, key in zip(texts, found, keys, strict=True)]
         return found
 
     def _add_table(self, text: str, candidates: list[Candidate], held_out: str = "") -> list[Candidate]:
@@ -326,6 +370,11 @@ class EntityLinker(PredictThenAnnotate):
             if span.label not in self.labels_discard and (self.overwrite or not span.kb_id or self._training)
         ]
 
+    def _held_key(self, doc: Doc) -> str:
+        """The key a training document's contribution to the tables is filed under (its block's)."""
+        key = doc_key(doc)
+        return self._held_keys.get(key, key)
+
     def _mentions(self, docs: Sequence[Doc], held_out: bool) -> list[_Mention]:
         """Candidates and features of every linkable span in `docs`.
 
@@ -337,8 +386,12 @@ class EntityLinker(PredictThenAnnotate):
             if held_out:
                 spans = [(position, span) for position, span in spans if span.kb_id]
             chosen.extend((number, position, span) for position, span in spans)
-        keys = {number: doc_key(doc) if held_out else "" for number, doc in enumerate(docs)}
-        generated = self._generate([span for _, _, span in chosen], [keys[number] for number, _, _ in chosen])
+        keys = {number: self._held_key(doc) if held_out else "" for number, doc in enumerate(docs)}
+        texts = [span.text for _, _, span in chosen]
+        if self.abbreviations:
+            defined = {number: find_abbreviations(doc.text) for number, doc in enumerate(docs)}
+            texts = [expand(span.text, defined[number]) or span.text for number, _, span in chosen]
+        generated = self._generate([span for _, _, span in chosen], [keys[number] for number, _, _ in chosen], texts)
         contexts: dict[int, np.ndarray] = {}
         dim = self.vectors.dim if self.vectors and self.incl_context else 0
         if dim:
@@ -347,17 +400,17 @@ class EntityLinker(PredictThenAnnotate):
                 contexts[number] = self.vectors.mention_contexts(doc, spans, self.n_sents)  # type: ignore[union-attr]
         offsets: Counter[int] = Counter()
         mentions = []
-        for (number, position, span), candidates in zip(chosen, generated, strict=True):
+        for (number, position, span), candidates, text in zip(chosen, generated, texts, strict=True):
             candidates = [candidate for candidate in candidates if candidate.entity_id in self.kb]
             context = contexts[number][offsets[number]] if dim else np.zeros((2, 0), dtype=np.float32)
             offsets[number] += 1
             key = keys[number]
-            table = self.table.lookup(span.text, self.table.without(key) if key else ({}, {}))
+            table = self.table.lookup(text, self.table.without(key) if key else ({}, {}))
             infos = [self._info(candidate.entity_id) for candidate in candidates]
             learned = (self._learned([candidate.entity_id for candidate in candidates], key or None) if dim
                        else np.zeros((len(candidates), 0), dtype=np.float32))
             features, nil = candidate_features(
-                span.text, self.normalizer(span.text), candidates, infos, table, context, learned,
+                text, self.normalizer(text), candidates, infos, table, context, learned,
                 self.incl_prior, bool(dim),
             )
             label = self.labels.index(span.label) if span.label in self.labels else 0
@@ -496,10 +549,83 @@ class EntityLinker(PredictThenAnnotate):
             first = run()
         for mention, probabilities in zip(scorable, first, strict=True):
             mention.probabilities = probabilities
+        if self.reranker is not None and self.reranker_settings is not None and scorable:
+            self._rerank(scorable)
         for mention in mentions:
             if not mention.candidates:
                 mention.probabilities = np.ones(1, dtype=np.float32)
         return [mention.probabilities for mention in mentions]  # type: ignore[misc]
+
+    # --- reranking ------------------------------------------------------------------------------------------
+
+    def entity_text(self, entity_id: str) -> str:
+        """What the reranker reads for an entity: its name, its first type, then its description."""
+        entity = self.kb.get_entity(entity_id)
+        text = entity.name or entity_id.replace("_", " ")
+        if entity.types and entity.types[0] not in ("", "UNK"):
+            text = f"{text} ({entity.types[0]})"
+        return f"{text}: {entity.description}" if entity.description else text
+
+    def rerank_items(self, mentions: Sequence[_Mention], training: bool = False) -> list[tuple[_Mention, np.ndarray,
+                                                                                               RerankItem]]:
+        """The reranker's input for each scored mention worth reranking: (mention, candidate rows, item).
+
+        A mention is reranked when it has two or more candidates and its best first-stage probability is under
+        ``skip_above``; its ``top_k`` best candidates are kept. With `training`, mentions whose gold entity is a
+        candidate keep it among their rows (it replaces the last one when it ranked lower) and get ``gold``.
+        """
+        settings = self.reranker_settings or _DEFAULT_RERANKER
+        top_k = int(settings["top_k"])
+        chosen = []
+        for mention in mentions:
+            count = len(mention.candidates)
+            probabilities = mention.probabilities
+            if count < 2 or probabilities is None or float(probabilities[:count].max()) >= settings["skip_above"]:
+                continue
+            rows = np.argsort(-probabilities[:count], kind="stable")[:top_k]
+            gold = -1
+            if training:
+                right = [row for row in mention.gold if row < count]
+                if not right:
+                    continue
+                if not set(right) & set(rows.tolist()):
+                    rows[-1] = right[0]
+                gold = next(index for index, row in enumerate(rows.tolist()) if row in right)
+            first = np.log(np.clip(probabilities[rows], 1e-8, None)).astype(np.float32)
+            item = RerankItem(mention_context(mention.span.doc, mention.span, self.n_sents),
+                              [self.entity_text(mention.candidates[row].entity_id) for row in rows], first, gold)
+            chosen.append((mention, rows, item))
+        return chosen
+
+    def training_rerank_items(self, docs: Sequence[Doc]) -> list[RerankItem]:
+        """Reranker training items from gold documents.
+
+        The first stage scores them with each document left out of the tables its features come from, as while
+        training the first stage.
+        """
+        self._training = True
+        try:
+            mentions = [mention for mention in self._training_mentions(docs) if mention.candidates]
+        finally:
+            self._training = False
+        reranker, self.reranker = self.reranker, None
+        try:
+            self._score(mentions)
+        finally:
+            self.reranker = reranker
+        return [item for _, _, item in self.rerank_items(mentions, training=True)]
+
+    def _rerank(self, mentions: Sequence[_Mention]) -> None:
+        chosen = self.rerank_items(mentions)
+        if not chosen or self.reranker is None or self.reranker_settings is None:
+            return
+        items = [item for _, _, item in chosen]
+        scores = self.reranker.scores(items, max_candidates=int(self.reranker_settings["max_candidates"]))
+        for (mention, rows, _), combined in zip(chosen, self.reranker.combine(items, scores), strict=True):
+            probabilities = mention.probabilities.copy()  # type: ignore[union-attr]
+            mass = float(probabilities[rows].sum())
+            probabilities[rows] = mass * combined
+            mention.probabilities = probabilities
 
     def _require_model(self) -> LinkScorer:
         if self.model is None:
@@ -570,9 +696,12 @@ class EntityLinker(PredictThenAnnotate):
             self.set_kb(kb)
         docs = [_reference(item) for item in get_examples()]
         self.labels = ["", *sorted({span.label for doc in docs for span in doc.ents if span.label})]
+        block = max(1, self.held_out_block)
+        self._held_keys = {doc_key(doc): f"block-{number // block}" for number, doc in enumerate(docs)}
         self.table = MentionTable(self.normalizer)
         if self.use_table:
-            self.table.add_docs(docs, resolve=self.kb.resolve)
+            self.table.add_docs(docs, resolve=self.kb.resolve, abbreviations=self.abbreviations,
+                                file_key=self._held_key)
         if self.incl_context:
             self.vectors = self._load_vectors(docs, show_progress)
             self.vectors.fit_idf(doc.words[start:end] for doc in docs for start, end in sentence_bounds(doc))
@@ -581,7 +710,7 @@ class EntityLinker(PredictThenAnnotate):
                 spans = [span for span in doc.ents if span.kb_id and span.kb_id != NIL]
                 if not spans:
                     continue
-                key = doc_key(doc)
+                key = self._held_key(doc)
                 for span, contexts in zip(spans, self.vectors.mention_contexts(doc, spans, self.n_sents),
                                           strict=True):
                     for entity in _gold_ids(span.kb_id, self.kb):
@@ -745,6 +874,8 @@ class EntityLinker(PredictThenAnnotate):
                 shutil.copytree(source, target)
             elif isinstance(self._kb, InMemoryKB):
                 self._kb.to_disk(target)
+        if self.reranker is not None:
+            self.reranker.to_disk(directory / _RERANKER_DIR)
 
     def from_disk(self, path: str | Path) -> Self:
         """Load a linker saved by :meth:`to_disk` (and its KB copy, when there is one)."""
@@ -756,6 +887,8 @@ class EntityLinker(PredictThenAnnotate):
                          str(directory))
         if (directory / _KB_DIR).is_dir():
             self.set_kb(directory / _KB_DIR)
+        self.reranker = (CrossEncoderReranker.from_disk(directory / _RERANKER_DIR)
+                         if (directory / _RERANKER_DIR).is_dir() else None)
         return self
 
     def _load_files(self, files: Mapping[str, bytes], where: str) -> None:
@@ -795,12 +928,32 @@ class EntityLinker(PredictThenAnnotate):
         self._optimizer = None
 
     def to_bytes(self) -> bytes:
-        """The model and its tables as bytes (the KB is not included: set it with :meth:`set_kb`)."""
-        return pack_files(self._files())
+        """The model, its tables and the reranker as bytes (the KB is not included: set it with :meth:`set_kb`)."""
+        files = self._files()
+        if self.reranker is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                self.reranker.to_disk(folder)
+                for path in sorted(Path(folder).rglob("*")):
+                    if path.is_file():
+                        files[f"{_RERANKER_DIR}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+        return pack_files(files)
 
     def from_bytes(self, data: bytes) -> Self:
         """Load a model from :meth:`to_bytes` output."""
-        self._load_files(unpack_files(data, f"{self.name} (EntityLinker bytes)"), self.name)
+        files = unpack_files(data, f"{self.name} (EntityLinker bytes)")
+        self._load_files(files, self.name)
+        prefix = f"{_RERANKER_DIR}/"
+        reranker_files = {name[len(prefix):]: value for name, value in files.items() if name.startswith(prefix)}
+        self.reranker = None
+        if reranker_files:
+            with tempfile.TemporaryDirectory() as folder:
+                for name, value in reranker_files.items():
+                    target = Path(folder) / name
+                    if Path(folder).resolve() not in target.resolve().parents:
+                        raise ModelError(f"{self.name}: bad reranker file name {name!r} in the linker bytes")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(value)
+                self.reranker = CrossEncoderReranker.from_disk(folder)
         return self
 
     def __getstate__(self) -> dict[str, Any]:

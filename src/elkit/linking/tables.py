@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from elkit.doc import NIL, Doc, Span
 from elkit.kb.normalize import AliasNormalizer
+from elkit.linking.abbreviations import expand, find_abbreviations
 
 __all__ = ["EntityContexts", "MentionTable", "doc_key"]
 
@@ -41,23 +42,27 @@ class MentionTable:
     def __len__(self) -> int:
         return len(self.exact)
 
-    def add_docs(self, docs: Iterable[Doc], resolve: Any = None) -> int:
+    def add_docs(self, docs: Iterable[Doc], resolve: Any = None, abbreviations: bool = False,
+                 file_key: Callable[[Doc], str] = doc_key) -> int:
         """Count the linked (or NIL) gold spans of `docs`; returns how many spans were counted.
 
         Args:
             docs: Documents whose ``ents`` carry gold ``kb_id`` values (spans without one are skipped).
             resolve: Maps a gold id to the KB's primary id (None when the id is unknown there); None keeps ids.
+            abbreviations: Count a span that is an abbreviation defined in its document under its long form.
+            file_key: Gives the key a document's rows are filed under (what :meth:`without` takes).
         """
         counted = 0
         for doc in docs:
-            rows = self._by_doc.setdefault(doc_key(doc), [])
+            rows = self._by_doc.setdefault(file_key(doc), [])
+            defined = find_abbreviations(doc.text) if abbreviations else {}
             for span in doc.ents:
                 if not span.kb_id:
                     continue
                 entity = span.kb_id
                 if entity != NIL and resolve is not None:
                     entity = resolve(entity) or entity
-                text = span.text
+                text = (expand(span.text, defined) if defined else None) or span.text
                 key = self.normalizer(text)
                 self.exact.setdefault(text, Counter())[entity] += 1
                 if key:

@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from elkit.doc import Doc
 from elkit.evaluation.linking import LinkScores, score_links
 from elkit.linking.component import EntityLinker
+from elkit.linking.reranker import CrossEncoderReranker
 
-__all__ = ["LinkerTraining", "fit_linker", "link_gold_mentions"]
+__all__ = ["LinkerTraining", "fit_linker", "link_gold_mentions", "train_reranker"]
 
 
 @dataclass
@@ -122,6 +123,60 @@ def fit_linker(
     return result
 
 
+def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc] = (), *, seed: int = 0,
+                   console: Console | None = None) -> dict[str, Any]:
+    """Fine-tune the linker's cross-encoder reranker on gold documents, after the first stage is trained.
+
+    The weights that combine the two stages are fitted on `dev`, or when there is none on a share
+    (``held_out``) of the training documents kept out of fine-tuning. The trained reranker is set on the linker.
+
+    Args:
+        linker: A trained linker with a ``reranker`` section in its settings.
+        train: Gold training documents.
+        dev: Gold dev documents for the combination weights.
+        seed: Seed for the split, the sampling and the fine-tuning.
+        console: Where progress goes (stderr by default).
+
+    Returns:
+        The reranker's training report.
+    """
+    settings = linker.reranker_settings
+    if settings is None:
+        raise ValueError(f"{linker.name}: the linker has no reranker settings")
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    held_count = max(1, round(len(order) * float(settings["held_out"]))) if len(order) > 1 and not dev else 0
+    held_docs = list(dev) if dev else [train[index] for index in order[:held_count]]
+    train_docs = [train[index] for index in order[held_count:]]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("first-stage scores for the reranker", total=len(train_docs) + len(held_docs))
+        items = []
+        for start in range(0, len(train_docs), 32):
+            items.extend(linker.training_rerank_items(train_docs[start: start + 32]))
+            progress.advance(task, len(train_docs[start: start + 32]))
+        held_items = []
+        for start in range(0, len(held_docs), 32):
+            held_items.extend(linker.training_rerank_items(held_docs[start: start + 32]))
+            progress.advance(task, len(held_docs[start: start + 32]))
+        if int(settings["max_mentions"]) and len(items) > int(settings["max_mentions"]):
+            items = random.Random(seed).sample(items, int(settings["max_mentions"]))
+        console.print(f"reranker: {len(items):,} training mentions from {len(train_docs):,} documents, "
+                      f"{len(held_items):,} held-out mentions from {len(held_docs):,}")
+        reranker = CrossEncoderReranker(settings["base_model"], max_length=int(settings["max_length"]))
+        epochs = int(settings["epochs"])
+        task = progress.add_task("fine-tuning the reranker", total=epochs * len(items))
+        report = reranker.fit(items, held_items, epochs=epochs, learning_rate=float(settings["learning_rate"]),
+                              batch_size=int(settings["batch_size"]), residual=bool(settings["residual"]), seed=seed,
+                              progress=lambda done: progress.advance(task, done))
+    linker.reranker = reranker
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    console.print("reranker: " + " ".join(f"{key} {value}" for key, value in report.items()))
+    return report
+
+
 def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output: Any,
                   console: Console | None = None) -> tuple[Any, LinkerTraining]:
     """Train the entity linkers of a pipeline config on gold mentions (``elkit train`` with a linking config).
@@ -158,6 +213,15 @@ def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output:
             f"{report['ids_not_in_kb']:,} have an id the KB does not know and teach nothing")
         result = fit_linker(linker, train, dev, epochs=max(settings.max_epochs, 1),
                             patience=settings.patience or settings.max_epochs, seed=settings.seed, console=console)
+        if linker.reranker_settings is not None and int(linker.reranker_settings["epochs"]) > 0:
+            record: dict[str, Any] = {"reranker": train_reranker(linker, train, dev, seed=settings.seed,
+                                                                 console=console)}
+            if dev:
+                scores = score_links(link_gold_mentions(linker, dev), dev, resolve=linker.kb.resolve)
+                record.update(accuracy=round(scores.accuracy, 4), in_kb_accuracy=round(scores.accuracy_no_nil, 4))
+                (console or Console(stderr=True)).print(f"with the reranker: accuracy {record['accuracy']} "
+                                                        f"in_kb_accuracy {record['in_kb_accuracy']}")
+            result.history.append(record)
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(folder / "model-best")

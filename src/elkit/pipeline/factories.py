@@ -91,6 +91,9 @@ def make_entity_linker(
     projection: int = 0,
     weight_decay: float = 0.0,
     relabel: bool = False,
+    reranker: dict[str, Any] | None = None,
+    abbreviations: bool = False,
+    held_out_block: int = 1,
     seed: int = 0,
 ) -> EntityLinker:
     """The trainable entity linker (see :class:`elkit.linking.EntityLinker`)."""
@@ -99,5 +102,6 @@ def make_entity_linker(
         incl_context=incl_context, threshold=threshold, overwrite=overwrite, candidates=candidates, vectors=vectors,
         hidden_width=hidden_width, dropout=dropout, learning_rate=learning_rate, coherence=coherence,
         use_table=use_table, store_candidates=store_candidates, projection=projection,
-        weight_decay=weight_decay, relabel=relabel, seed=seed,
+        weight_decay=weight_decay, relabel=relabel, reranker=reranker,
+        abbreviations=abbreviations, held_out_block=held_out_block, seed=seed,
     )
