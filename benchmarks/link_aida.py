@@ -32,10 +32,9 @@ from elkit.corpora.aida import read_aida
 from elkit.evaluation import score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
-from elkit.linking import EntityLinker, strip_links
-from elkit.linking.component import _DEFAULT_RERANKER
-from elkit.linking.training import train_linking, train_reranker
-from elkit.pipeline import Pipeline
+from elkit.linking import strip_links
+from elkit.linking.training import train_linking
+from reranking import load_linker
 from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,26 +83,8 @@ def main() -> int:
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
-    nlp = Pipeline.from_disk(model / "model-best")
-    linker = nlp.get_pipe("entity_linker")
-    assert isinstance(linker, EntityLinker)
-    linker.set_kb(kb)
-    settings = load_config(args.config).components["entity_linker"].settings.get("reranker")
-    reranked_model = args.cache / f"model-{args.aliases.stem}-reranker"
-    if settings is not None and linker.reranker is None:
-        if not args.retrain and (reranked_model / "manifest.json").is_file():
-            nlp = Pipeline.from_disk(reranked_model)
-            linker = nlp.get_pipe("entity_linker")
-            assert isinstance(linker, EntityLinker)
-            linker.set_kb(kb)
-        else:
-            torch.set_num_threads(2)
-            linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
-            started = time.perf_counter()
-            train_reranker(linker, train_docs, dev_docs)
-            log(f"fine-tuned the reranker in {(time.perf_counter() - started) / 60:.1f} min")
-            nlp.to_disk(reranked_model)
-            torch.set_num_threads(1)
+    linker = load_linker(model / "model-best", kb, args.config, train_docs, dev_docs,
+                         args.cache / f"model-{args.aliases.stem}-reranker", args.retrain)
     reranker = linker.reranker
     linker.reranker = None
     list(linker.pipe(strip_links(eval_docs[:5])))  # warm-up: load lazily opened files

@@ -18,15 +18,17 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from elkit.config import load_config
 from elkit.corpora import read_corpus
 from elkit.evaluation import score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
-from elkit.linking import EntityLinker, strip_links
+from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from elkit.pipeline import Pipeline
+from reranking import load_linker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -57,9 +59,9 @@ def main() -> int:
     parser.add_argument("--test", type=Path, default=None, help="evaluate this split instead of the dev set")
     parser.add_argument("--medic", type=Path, default=DATA / "medic" / "medic_06Jul2012.txt")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "link_ncbi.toml")
-    parser.add_argument("--kb", type=Path, default=Path("/tmp/elkit-bench/medic_plain"))
+    parser.add_argument("--kb", type=Path, default=Path("/tmp/elkit-bench/medic_kb"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/elkit-bench/link_ncbi"))
-    parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--retrain", action="store_true", help="train again instead of using the cached models")
     args = parser.parse_args()
     torch.set_num_threads(1)
     kb = build_kb(args.medic, args.kb)
@@ -75,20 +77,25 @@ def main() -> int:
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
-    nlp = Pipeline.from_disk(model / "model-best")
-    linker = nlp.get_pipe("entity_linker")
-    assert isinstance(linker, EntityLinker)
-    linker.set_kb(kb)
+    linker = load_linker(model / "model-best", kb, args.config, train_docs, dev_docs, args.cache / "model-reranker",
+                         args.retrain)
+    reranker, linker.reranker = linker.reranker, None
     started = time.perf_counter()
     predicted = list(linker.pipe(strip_links(eval_docs), batch_size=64))
     seconds = time.perf_counter() - started
-    scores = score_links(predicted, eval_docs, resolve=kb.resolve)
+    scores = first_stage = score_links(predicted, eval_docs, resolve=kb.resolve)
+    if reranker is not None:
+        linker.reranker = reranker
+        predicted = list(linker.pipe(strip_links(eval_docs), batch_size=64))
+        scores = score_links(predicted, eval_docs, resolve=kb.resolve)
+        print(f"reranker off: acc@1 {first_stage.accuracy:.4f}; with the cross-encoder reranker: {scores.accuracy:.4f}")
     split = "test" if args.test else "dev"
     mentions = sum(len(doc.ents) for doc in eval_docs)
     print(f"\nNCBI-disease {args.test or args.dev}: {scores.linked_mentions:,} gold mentions, KB {args.kb}")
     print(f"acc@1 {scores.accuracy:.4f} (best candidate, NIL not allowed: {scores.accuracy_no_nil:.4f}); "
           f"candidate recall@1/5/10/30 " + " / ".join(f"{scores.recall_at[k]:.4f}" for k in (1, 5, 10, 30)))
     print(f"{mentions / seconds:,.0f} mentions/s on one thread (dense candidates encode each mention with MiniLM)")
+    print(f"ncbi_{split}_acc1_reranker_off: {first_stage.accuracy:.4f}")
     print(f"ncbi_{split}_acc1_no_nil: {scores.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1: {scores.accuracy:.4f}")
     return 0

@@ -889,6 +889,8 @@ class EntityLinker(PredictThenAnnotate):
             self.set_kb(directory / _KB_DIR)
         self.reranker = (CrossEncoderReranker.from_disk(directory / _RERANKER_DIR)
                          if (directory / _RERANKER_DIR).is_dir() else None)
+        if self.reranker is not None and self.reranker_settings is None:
+            self.reranker_settings = dict(_DEFAULT_RERANKER)
         return self
 
     def _load_files(self, files: Mapping[str, bytes], where: str) -> None:
@@ -954,6 +956,8 @@ class EntityLinker(PredictThenAnnotate):
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(value)
                 self.reranker = CrossEncoderReranker.from_disk(folder)
+            if self.reranker_settings is None:
+                self.reranker_settings = dict(_DEFAULT_RERANKER)
         return self
 
     def __getstate__(self) -> dict[str, Any]:

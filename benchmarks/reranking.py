@@ -1,0 +1,45 @@
+"""Shared by the linking benchmarks: a trained first stage, with the config's cross-encoder reranker added."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from elkit.config import load_config
+from elkit.doc import Doc
+from elkit.kb.base import KnowledgeBase
+from elkit.linking import EntityLinker
+from elkit.linking.component import _DEFAULT_RERANKER
+from elkit.linking.training import train_reranker
+from elkit.pipeline import Pipeline
+
+
+def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Doc], dev: Sequence[Doc],
+                reranked: Path, retrain: bool) -> EntityLinker:
+    """The linker saved in `model` with `kb`; when `config` has a reranker section, with the reranker too.
+
+    The reranker is fine-tuned on `train` (weights fitted on `dev`) and the pipeline saved in `reranked`, unless
+    one is there already and `retrain` is false.
+    """
+    settings = load_config(config).components["entity_linker"].settings.get("reranker")
+    folder = model
+    if settings is not None and not retrain and (reranked / "manifest.json").is_file():
+        folder = reranked
+    nlp = Pipeline.from_disk(folder)
+    linker = nlp.get_pipe("entity_linker")
+    assert isinstance(linker, EntityLinker)
+    linker.set_kb(kb)
+    if settings is not None and linker.reranker is None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(2)
+        linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
+        started = time.perf_counter()
+        train_reranker(linker, train, dev)
+        print(f"fine-tuned the reranker in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
+        nlp.to_disk(reranked)
+        torch.set_num_threads(threads)
+    return linker
