@@ -14,7 +14,7 @@ other mentions' likely entities, a longer mention the span is part of, as "Clint
 
 With a ``reranker`` section, a fine-tuned cross-encoder (`CrossEncoderReranker`) rescores the ``top_k`` best
 candidates of each mention after that, in chunks of ``max_candidates`` pairs, and the two stages' scores are
-combined with weights fitted on held-out training mentions.
+combined with weights fitted on the dev set (or on held-out training documents when there is none).
 """
 
 from __future__ import annotations
