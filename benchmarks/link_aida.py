@@ -10,7 +10,7 @@ When the config has a ``[components.entity_linker.reranker]`` section, the cross
 on top of the cached first stage (cached too, unless --retrain) and the linker is evaluated with it; the speed
 comparison with spaCy is timed with the reranker off, as the issue asks, and the reranked speed is printed too.
 
-    .venv/bin/python benchmarks/link_aida.py [--test PATH] [--aliases PATH] [--retrain]
+    .venv/bin/python benchmarks/link_aida.py [--test PATH] [--aliases PATH] [--retrain] [--reuse-reranker DIR]
 
 Last lines: aida_testa_accuracy, aida_testa_accuracy_spacy, link_speed_ratio_vs_spacy (or aida_test_* with --test).
 """
@@ -67,6 +67,8 @@ def main() -> int:
     parser.add_argument("--spacy-cache", type=Path, default=Path("/tmp/elkit-bench/spacy_el"))
     parser.add_argument("--spacy-minutes", type=float, default=12.0)
     parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--reuse-reranker", type=Path, default=None,
+                        help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     kb_folder = args.cache / f"kb-{args.aliases.stem}"
@@ -78,13 +80,16 @@ def main() -> int:
     model = args.cache / f"model-{args.aliases.stem}"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
         vectors = str(ROOT / "models/vectors/minilm_static")
-        config = load_config(args.config, {"components.entity_linker.kb": str(kb_folder),
-                                           "components.entity_linker.vectors": vectors})
+        overrides = {"components.entity_linker.kb": str(kb_folder), "components.entity_linker.vectors": vectors}
+        has_reranker = "reranker" in load_config(args.config).components["entity_linker"].settings
+        if args.reuse_reranker is not None and has_reranker:
+            overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
+        config = load_config(args.config, overrides)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
     linker = load_linker(model / "model-best", kb, args.config, train_docs, dev_docs,
-                         args.cache / f"model-{args.aliases.stem}-reranker", args.retrain)
+                         args.cache / f"model-{args.aliases.stem}-reranker", args.retrain, args.reuse_reranker)
     reranker = linker.reranker
     linker.reranker = None
     list(linker.pipe(strip_links(eval_docs[:5])))  # warm-up: load lazily opened files

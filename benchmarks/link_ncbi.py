@@ -4,7 +4,7 @@ Trains elkit's linker with configs/link_ncbi.toml on the NCBI training set (cach
 --retrain) and reports acc@1 on the development set (or --test): a mention is right when the linker's answer is
 one of its gold ids (composite ids split, OMIM ids resolved through MEDIC).
 
-    .venv/bin/python benchmarks/link_ncbi.py [--test PATH] [--retrain]
+    .venv/bin/python benchmarks/link_ncbi.py [--test PATH] [--retrain] [--reuse-reranker DIR]
 
 Last line: ncbi_dev_acc1 (or ncbi_test_acc1 with --test).
 """
@@ -62,6 +62,8 @@ def main() -> int:
     parser.add_argument("--kb", type=Path, default=Path("/tmp/elkit-bench/medic_kb"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/elkit-bench/link_ncbi"))
     parser.add_argument("--retrain", action="store_true", help="train again instead of using the cached models")
+    parser.add_argument("--reuse-reranker", type=Path, default=None,
+                        help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     kb = build_kb(args.medic, args.kb)
@@ -72,13 +74,16 @@ def main() -> int:
     model = args.cache / "model"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
         vectors = str(ROOT / "models/vectors/minilm_static")
-        config = load_config(args.config, {"components.entity_linker.kb": str(args.kb),
-                                           "components.entity_linker.vectors": vectors})
+        overrides = {"components.entity_linker.kb": str(args.kb), "components.entity_linker.vectors": vectors}
+        has_reranker = "reranker" in load_config(args.config).components["entity_linker"].settings
+        if args.reuse_reranker is not None and has_reranker:
+            overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
+        config = load_config(args.config, overrides)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
     linker = load_linker(model / "model-best", kb, args.config, train_docs, dev_docs, args.cache / "model-reranker",
-                         args.retrain)
+                         args.retrain, args.reuse_reranker)
     reranker, linker.reranker = linker.reranker, None
     started = time.perf_counter()
     predicted = list(linker.pipe(strip_links(eval_docs), batch_size=64))

@@ -14,16 +14,20 @@ from elkit.doc import Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.linking import EntityLinker
 from elkit.linking.component import _DEFAULT_RERANKER
+from elkit.linking.reranker import CrossEncoderReranker
 from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
 
 
 def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Doc], dev: Sequence[Doc],
-                reranked: Path, retrain: bool) -> EntityLinker:
+                reranked: Path, retrain: bool, reuse: Path | None = None) -> EntityLinker:
     """The linker saved in `model` with `kb`; when `config` has a reranker section, with the reranker too.
 
     The reranker is fine-tuned on `train` (weights fitted on `dev`) and the pipeline saved in `reranked`, unless
-    one is there already and `retrain` is false.
+    one is there already and `retrain` is false. With `reuse` (a reranker folder, as saved in a linker's
+    ``reranker/``), that fine-tuned cross-encoder is put on top of the first stage in `model` instead and only its
+    two combination weights are fitted again, on `dev` (a first stage retrained with other features keeps the
+    same reranker; fine-tuning a new one takes half an hour on 2 CPU cores).
     """
     settings = load_config(config).components["entity_linker"].settings.get("reranker")
     folder = model
@@ -33,7 +37,15 @@ def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Do
     linker = nlp.get_pipe("entity_linker")
     assert isinstance(linker, EntityLinker)
     linker.set_kb(kb)
-    if settings is not None and linker.reranker is None:
+    if settings is not None and linker.reranker is None and reuse is not None:
+        linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
+        linker.reranker = CrossEncoderReranker.from_disk(reuse)
+        held = linker.training_rerank_items(dev)
+        report = linker.reranker._fit_weights(held)
+        print(f"reused the reranker in {reuse}; combination weights refitted on the dev set: {report}",
+              file=sys.stderr)
+        nlp.to_disk(reranked)
+    elif settings is not None and linker.reranker is None:
         threads = torch.get_num_threads()
         torch.set_num_threads(2)
         linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}

@@ -27,7 +27,7 @@ from elkit.tokenize import Tokenizer
 
 __all__ = ["create_simple", "default_cache_dir", "kb_patterns", "self_training_docs"]
 
-_BUILDER_VERSION = "1"
+_BUILDER_VERSION = "2"
 _MAX_PATTERN_ALIASES = 2_000_000
 
 
@@ -176,7 +176,10 @@ def create_simple(
         ruler.add_patterns(kb_patterns(knowledge))  # type: ignore[attr-defined]
     linker = nlp.add_pipe("elkit.EntityLinker.v1", name="entity_linker",
                           config={"threshold": threshold, "labels_discard": list(labels_discard),
-                                  "relabel": ner_model is None})
+                                  "relabel": ner_model is None,
+                                  # the self-training documents are made from the KB itself: neighbours among
+                                  # them say nothing about how real texts use a name
+                                  "memory": False})
     assert isinstance(linker, EntityLinker)
     if linker_model is not None:
         folder = Path(linker_model)

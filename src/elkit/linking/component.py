@@ -54,7 +54,7 @@ from elkit.linking.features import (
 )
 from elkit.linking.model import LinkBatch, LinkScorer
 from elkit.linking.reranker import CrossEncoderReranker, RerankItem, mention_context
-from elkit.linking.tables import EntityContexts, MentionTable, doc_key
+from elkit.linking.tables import EntityContexts, MentionMemory, MentionTable, doc_key
 
 __all__ = ["EntityLinker", "LinkPrediction"]
 
@@ -150,6 +150,9 @@ class EntityLinker(PredictThenAnnotate):
         held_out_block: While training, a mention's features come from tables without its own document; with
             a block of N, without the N consecutive training documents around it too (news collections repeat a
             story across neighbouring documents, which makes the counts look more reliable than on new text).
+        memory: Keep every training mention's context vectors and score a candidate by its share of the weight of
+            the nearest earlier occurrences of the same text (`MentionMemory`); needs ``use_table`` and
+            ``incl_context``.
         seed: Seed for weights and shuffling.
     """
 
@@ -178,6 +181,7 @@ class EntityLinker(PredictThenAnnotate):
         reranker: Mapping[str, Any] | None = None,
         abbreviations: bool = False,
         held_out_block: int = 1,
+        memory: bool = True,
         seed: int = 0,
     ) -> None:
         settings = {**_DEFAULT_CANDIDATES, **(candidates or {})}
@@ -217,6 +221,7 @@ class EntityLinker(PredictThenAnnotate):
         self.reranker_settings = rerank
         self.abbreviations = abbreviations
         self.held_out_block = held_out_block
+        self.use_memory = memory
         self._held_keys: dict[str, str] = {}
         self.reranker: CrossEncoderReranker | None = None
         self.seed = seed
@@ -224,6 +229,7 @@ class EntityLinker(PredictThenAnnotate):
         self.table = MentionTable(self.normalizer)
         self.vectors: ContextVectors | None = None
         self.entity_contexts = EntityContexts(0)
+        self.memory = MentionMemory(0)
         self.labels: list[str] = [""]
         self.types: list[str] = ["", "UNK"]
         self.model: LinkScorer | None = None
@@ -250,7 +256,7 @@ class EntityLinker(PredictThenAnnotate):
             "projection": self.projection, "weight_decay": self.weight_decay, "relabel": self.relabel,
             "reranker": dict(self.reranker_settings) if self.reranker_settings is not None else None,
             "abbreviations": self.abbreviations, "held_out_block": self.held_out_block,
-            "seed": self.seed,
+            "memory": self.use_memory, "seed": self.seed,
         }
 
     @property
@@ -409,9 +415,11 @@ class EntityLinker(PredictThenAnnotate):
             infos = [self._info(candidate.entity_id) for candidate in candidates]
             learned = (self._learned([candidate.entity_id for candidate in candidates], key or None) if dim
                        else np.zeros((len(candidates), 0), dtype=np.float32))
+            memory = (self.memory.lookup(self.normalizer(text), context, key or None) if dim and len(self.memory)
+                      else ({}, {}, "", ""))
             features, nil = candidate_features(
                 text, self.normalizer(text), candidates, infos, table, context, learned,
-                self.incl_prior, bool(dim),
+                self.incl_prior, bool(dim), memory,
             )
             label = self.labels.index(span.label) if span.label in self.labels else 0
             text_vectors = (np.stack([info.text_vector for info in infos]) if infos and dim
@@ -706,18 +714,27 @@ class EntityLinker(PredictThenAnnotate):
             self.vectors = self._load_vectors(docs, show_progress)
             self.vectors.fit_idf(doc.words[start:end] for doc in docs for start, end in sentence_bounds(doc))
             self.entity_contexts = EntityContexts(self.vectors.dim)
+            self.memory = MentionMemory(self.vectors.dim)
+            remember = self.use_memory and self.use_table
             for doc in docs:
-                spans = [span for span in doc.ents if span.kb_id and span.kb_id != NIL]
+                spans = [span for span in doc.ents if span.kb_id]
                 if not spans:
                     continue
                 key = self._held_key(doc)
+                defined = find_abbreviations(doc.text) if self.abbreviations and remember else {}
                 for span, contexts in zip(spans, self.vectors.mention_contexts(doc, spans, self.n_sents),
                                           strict=True):
-                    for entity in _gold_ids(span.kb_id, self.kb):
+                    entities = [] if span.kb_id == NIL else _gold_ids(span.kb_id, self.kb)
+                    for entity in entities:
                         self.entity_contexts.add(key, entity, contexts[0])
+                    if remember and (entities or span.kb_id == NIL):
+                        text = (expand(span.text, defined) if defined else None) or span.text
+                        self.memory.add(self.normalizer(text), entities[0] if entities else NIL, key, doc_key(doc),
+                                        contexts)
         else:
             self.vectors = None
             self.entity_contexts = EntityContexts(0)
+            self.memory = MentionMemory(0)
         self._infos = {}
         self._cache = {}
         self.initialize_report = {
@@ -831,6 +848,7 @@ class EntityLinker(PredictThenAnnotate):
         """Drop the training caches and per-document splits (call once training is over)."""
         self._cache = {}
         self.entity_contexts.freeze()
+        self.memory.freeze()
         self._infos = {}
 
     # --- saving ---------------------------------------------------------------------------------------------
@@ -846,6 +864,11 @@ class EntityLinker(PredictThenAnnotate):
         entity_ids, sums, counts = self.entity_contexts.arrays()
         tensors["entity_sums"] = torch.from_numpy(sums).contiguous()
         tensors["entity_counts"] = torch.from_numpy(counts)
+        memory_rows, memory_local, memory_document_rows, memory_documents = self.memory.arrays()
+        if memory_rows:
+            tensors["memory_local"] = torch.from_numpy(memory_local.astype(np.float16)).contiguous()
+            tensors["memory_document_rows"] = torch.from_numpy(memory_document_rows).contiguous()
+            tensors["memory_documents"] = torch.from_numpy(memory_documents.astype(np.float16)).contiguous()
         meta = {
             "format": _FORMAT, "labels": self.labels, "types": self.types, "features": list(FEATURES),
             "nil_features": list(NIL_FEATURES), "dim": model.dim, "vector_dim": self.vectors.dim if self.vectors else 0,
@@ -856,6 +879,7 @@ class EntityLinker(PredictThenAnnotate):
             "vector_words.txt": "\n".join(words).encode("utf-8"),
             "entity_ids.txt": "\n".join(entity_ids).encode("utf-8"),
             "table.json": json.dumps(self.table.to_dict(), ensure_ascii=False).encode("utf-8"),
+            "memory.txt": "\n".join(memory_rows).encode("utf-8"),
         }
         return files
 
@@ -882,7 +906,7 @@ class EntityLinker(PredictThenAnnotate):
         directory = Path(path)
         if not (directory / _MODEL_JSON).is_file():
             raise ModelError(f"{directory}: no {_MODEL_JSON}; was the linker trained and saved?")
-        names = (_MODEL_JSON, _WEIGHTS, "vector_words.txt", "entity_ids.txt", "table.json")
+        names = (_MODEL_JSON, _WEIGHTS, "vector_words.txt", "entity_ids.txt", "table.json", "memory.txt")
         self._load_files({name: (directory / name).read_bytes() for name in names if (directory / name).is_file()},
                          str(directory))
         if (directory / _KB_DIR).is_dir():
@@ -916,6 +940,14 @@ class EntityLinker(PredictThenAnnotate):
                                              tensors["entity_counts"].numpy())
         self.table = MentionTable(self.normalizer)
         self.table.load_dict(json.loads(files.get("table.json", b"{}")))
+        self.memory = MentionMemory(int(meta.get("vector_dim", 0)))
+        memory_rows = files.get("memory.txt", b"").decode("utf-8")
+        if memory_rows and "memory_local" in tensors:
+            try:
+                self.memory.load_arrays(memory_rows.split("\n"), tensors["memory_local"].numpy(),
+                                        tensors["memory_document_rows"].numpy(), tensors["memory_documents"].numpy())
+            except (KeyError, ValueError) as error:
+                raise ModelError(f"{where}: damaged linker memory ({error})") from None
         self.model = LinkScorer(len(FEATURES), len(NIL_FEATURES), self._pair_count(), len(self.labels),
                                 int(meta["dim"]), hidden=self.hidden_width, projection=self.projection or 64,
                                 dropout=self.dropout)

@@ -22,6 +22,7 @@ FEATURES: tuple[str, ...] = (
     "source_exact", "source_normalized", "source_fuzzy", "source_dense", "source_table",
     "context_text_local", "context_text_document", "context_learned_local", "context_learned_document",
     "has_learned", "learned_log_count", "log_candidates",
+    "memory_local", "memory_document", "memory_nearest_local", "memory_nearest_document",
     "coherence_same", "coherence_related", "coherence_containing", "coherence_pass",
 )
 """Candidate features, in column order. The last four are filled by the second (coherence) pass."""
@@ -30,7 +31,7 @@ COHERENCE = FEATURES.index("coherence_same")
 
 NIL_FEATURES: tuple[str, ...] = (
     "max_prior", "table_seen", "nil_rate_exact", "nil_rate_normal", "max_name_ratio", "max_table",
-    "log_candidates", "lowercase", "log_length", "coherence_pass",
+    "log_candidates", "lowercase", "log_length", "memory_nil_local", "memory_nil_document", "coherence_pass",
 )
 """Mention-level features of the NIL option, in column order."""
 
@@ -77,6 +78,7 @@ def candidate_features(
     learned: np.ndarray,
     incl_prior: bool,
     incl_context: bool,
+    memory: tuple[dict[str, float], dict[str, float], str, str] = ({}, {}, "", ""),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of one mention's candidates and of its NIL option.
 
@@ -90,6 +92,8 @@ def candidate_features(
         learned: [C, D] learned entity context vectors (zero rows for entities without one).
         incl_prior: Use the KB prior and the training counts.
         incl_context: Use the context vectors.
+        memory: What `MentionMemory.lookup` found for the mention (local and document neighbour shares, the
+            nearest occurrences' entities), its own document left out.
 
     Returns:
         ([C, len(FEATURES)] candidate features, [len(NIL_FEATURES)] NIL features).
@@ -135,6 +139,13 @@ def candidate_features(
         features[:, 25] = (np.abs(learned).sum(axis=1) > 0).astype(np.float32)
         features[:, 26] = np.log1p([info.learned_count for info in infos]) / 5.0
     features[:, 27] = math.log(count) / 4.0 if count else 0.0
+    local_shares, document_shares, nearest_local, nearest_document = memory
+    for row, candidate in enumerate(candidates):
+        entity = candidate.entity_id
+        features[row, 28] = local_shares.get(entity, 0.0)
+        features[row, 29] = document_shares.get(entity, 0.0)
+        features[row, 30] = float(entity == nearest_local)
+        features[row, 31] = float(entity == nearest_document)
     nil = np.zeros(len(NIL_FEATURES), dtype=np.float32)
     nil[0] = priors.max() if count and incl_prior else 0.0
     nil[1] = float(exact_total + normal_total > 0)
@@ -145,6 +156,8 @@ def candidate_features(
     nil[6] = math.log(count) / 4.0 if count else 0.0
     nil[7] = float(text.islower())
     nil[8] = math.log(len(text.split()) + 1)
+    nil[9] = local_shares.get(NIL, 0.0)
+    nil[10] = document_shares.get(NIL, 0.0)
     return features, nil
 
 

@@ -75,6 +75,8 @@ class LinkScorer(nn.Module):
             nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1),
         )
         self.nil = nn.Linear(n_nil_features, 1)
+        # added to the NIL logit at inference only; fitted on dev data after training (`calibrate_nil`)
+        self.register_buffer("nil_bias", torch.zeros(1))
 
     def forward(self, batch: LinkBatch) -> torch.Tensor:
         """Return [B, C + 1] logits; padded candidates get a very low logit."""
@@ -88,4 +90,6 @@ class LinkScorer(nn.Module):
         scores = self.mlp(torch.cat(parts, dim=-1)).squeeze(-1)  # [B, C]
         scores = scores.masked_fill(~batch.mask, -1e4)
         nil = self.nil(batch.nil_features) + self.label_nil(batch.labels)  # [B, 1]
+        if not self.training:
+            nil = nil + self.nil_bias
         return torch.cat([scores, nil], dim=-1)

@@ -18,7 +18,7 @@ from elkit.doc import NIL, Doc, Span
 from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.abbreviations import expand, find_abbreviations
 
-__all__ = ["EntityContexts", "MentionTable", "doc_key"]
+__all__ = ["EntityContexts", "MentionMemory", "MentionTable", "doc_key"]
 
 
 def doc_key(doc: Doc) -> str:
@@ -169,6 +169,137 @@ class EntityContexts:
         self.sums = {entity: sums[row].astype(np.float32) for row, entity in enumerate(entities)}
         self.counts = Counter({entity: int(counts[row]) for row, entity in enumerate(entities)})
         self._by_doc = {}
+
+
+class MentionMemory:
+    """Every training mention's context, filed under its normalised text: p(entity | mention, context) by neighbours.
+
+    A count table says "England" is mostly the country; the memory says that in documents like this one (a
+    football results table) "England" was the national team. For a mention it weighs each earlier occurrence of
+    the same normalised text by how close its context is (softmax of cosines at a low temperature), once for the
+    local context and once for the document context, and returns each entity's share of the weight.
+
+    Args:
+        dim: Context vector width.
+        temperatures: Softmax temperatures for the (local, document) similarities.
+    """
+
+    def __init__(self, dim: int, temperatures: tuple[float, float] = (0.05, 0.02)) -> None:
+        self.dim = dim
+        self.temperatures = temperatures
+        self._by_key: dict[str, list[int]] = {}
+        self._entities: list[str] = []
+        self._held: list[str] = []
+        self._local: list[np.ndarray] = []
+        self._doc_rows: list[int] = []
+        self._documents: list[np.ndarray] = []
+        self._document_index: dict[str, int] = {}
+        self._compiled: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def add(self, key: str, entity: str, held_key: str, document: str, contexts: np.ndarray) -> None:
+        """Remember one gold mention.
+
+        Args:
+            key: The mention's normalised text.
+            entity: Its gold entity id (or NIL).
+            held_key: What it is left out under while training (its document's, or its block's, key).
+            document: Its document's key (the document vector is kept once per document).
+            contexts: [2, dim] local and document context vectors.
+        """
+        if not key:
+            return
+        if document not in self._document_index:
+            self._document_index[document] = len(self._documents)
+            self._documents.append(contexts[1].astype(np.float16))
+        self._by_key.setdefault(key, []).append(len(self._entities))
+        self._entities.append(entity)
+        self._held.append(held_key)
+        self._local.append(contexts[0].astype(np.float16))
+        self._doc_rows.append(self._document_index[document])
+        self._compiled = None
+
+    def _compile(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        if self._compiled is None:
+            local = (np.stack(self._local).astype(np.float32) if self._local
+                     else np.zeros((0, self.dim), dtype=np.float32))
+            documents = (np.stack(self._documents).astype(np.float32) if self._documents
+                         else np.zeros((0, self.dim), dtype=np.float32))
+            by_key = {key: np.asarray(rows, dtype=np.int64) for key, rows in self._by_key.items()}
+            self._compiled = (by_key, local, documents, np.asarray(self._doc_rows, dtype=np.int64))
+        return self._compiled
+
+    def lookup(self, key: str, contexts: np.ndarray, held_out: str | None = None
+               ) -> tuple[dict[str, float], dict[str, float], str, str]:
+        """Neighbour-weighted entity shares for a mention.
+
+        Args:
+            key: The mention's normalised text.
+            contexts: [2, dim] its local and document context vectors.
+            held_out: Leave out the occurrences filed under this key (the mention's own document while training).
+
+        Returns:
+            (local shares, document shares, entity of the nearest occurrence by local context, the same by
+            document context); empty when the text was never seen.
+        """
+        by_key, local, documents, doc_rows = self._compile()
+        rows = by_key.get(key)
+        if rows is None or not contexts.size:
+            return {}, {}, "", ""
+        if held_out is not None:
+            rows = rows[[self._held[row] != held_out for row in rows.tolist()]]
+            if not len(rows):
+                return {}, {}, "", ""
+        entities = [self._entities[row] for row in rows.tolist()]
+        output: list[Any] = []
+        nearest = []
+        for similarities, temperature in ((local[rows] @ contexts[0], self.temperatures[0]),
+                                          (documents[doc_rows[rows]] @ contexts[1], self.temperatures[1])):
+            weights = np.exp((similarities - similarities.max()) / temperature)
+            weights /= weights.sum()
+            shares: dict[str, float] = {}
+            for entity, weight in zip(entities, weights.tolist(), strict=True):
+                shares[entity] = shares.get(entity, 0.0) + weight
+            output.append(shares)
+            nearest.append(entities[int(similarities.argmax())])
+        return output[0], output[1], nearest[0], nearest[1]
+
+    def freeze(self) -> None:
+        """Drop the held-out keys once training is over."""
+        self._held = [""] * len(self._entities)
+
+    def arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The memory as arrays for saving.
+
+        Returns:
+            (tab-separated key and entity rows, [N, dim] local vectors, [N] document rows, [M, dim] documents).
+        """
+        rows = [""] * len(self._entities)
+        for key, found in self._by_key.items():
+            for row in found:
+                rows[row] = f"{key}\t{self._entities[row]}"
+        local = np.stack(self._local) if self._local else np.zeros((0, self.dim), dtype=np.float16)
+        documents = np.stack(self._documents) if self._documents else np.zeros((0, self.dim), dtype=np.float16)
+        return rows, local, np.asarray(self._doc_rows, dtype=np.int64), documents
+
+    def load_arrays(self, rows: list[str], local: np.ndarray, doc_rows: np.ndarray, documents: np.ndarray) -> None:
+        """Load what :meth:`arrays` returned."""
+        if not (len(rows) == len(local) == len(doc_rows)):
+            raise ValueError(f"memory rows disagree: {len(rows)} keys, {len(local)} vectors, {len(doc_rows)} rows")
+        self._by_key = {}
+        self._entities = []
+        for row, line in enumerate(rows):
+            key, _, entity = line.partition("\t")
+            self._by_key.setdefault(key, []).append(row)
+            self._entities.append(entity)
+        self._held = [""] * len(rows)
+        self._local = list(local.astype(np.float16))
+        self._doc_rows = doc_rows.astype(np.int64).tolist()
+        self._documents = list(documents.astype(np.float16))
+        self._document_index = {}
+        self._compiled = None
 
 
 def linked_spans(doc: Doc) -> list[Span]:

@@ -94,6 +94,7 @@ def make_entity_linker(
     reranker: dict[str, Any] | None = None,
     abbreviations: bool = False,
     held_out_block: int = 1,
+    memory: bool = True,
     seed: int = 0,
 ) -> EntityLinker:
     """The trainable entity linker (see :class:`elkit.linking.EntityLinker`)."""
@@ -103,5 +104,5 @@ def make_entity_linker(
         hidden_width=hidden_width, dropout=dropout, learning_rate=learning_rate, coherence=coherence,
         use_table=use_table, store_candidates=store_candidates, projection=projection,
         weight_decay=weight_decay, relabel=relabel, reranker=reranker,
-        abbreviations=abbreviations, held_out_block=held_out_block, seed=seed,
+        abbreviations=abbreviations, held_out_block=held_out_block, memory=memory, seed=seed,
     )
