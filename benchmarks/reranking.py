@@ -41,7 +41,7 @@ def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Do
         linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
         linker.reranker = CrossEncoderReranker.from_disk(reuse)
         held = linker.training_rerank_items(dev)
-        report = linker.reranker._fit_weights(held)
+        report = linker.reranker.fit_weights(held)
         print(f"reused the reranker in {reuse}; combination weights refitted on the dev set: {report}",
               file=sys.stderr)
         nlp.to_disk(reranked)

@@ -210,13 +210,20 @@ class CrossEncoderReranker:
                 if progress is not None:
                     progress(len(batch))
         self._encoder.eval()
-        report = self._fit_weights(held_out)
+        report = self.fit_weights(held_out)
         report.update(train_items=len(usable), steps=len(losses),
                       final_loss=round(float(np.mean(losses[-50:])), 4) if losses else None)
         self.report = report
         return report
 
-    def _fit_weights(self, held_out: Sequence[RerankItem]) -> dict[str, Any]:
+    def fit_weights(self, held_out: Sequence[RerankItem]) -> dict[str, Any]:
+        """Fit the two weights that combine the first stage and the reranker on held-out items (with gold).
+
+        Also used on its own to put an already fine-tuned reranker on top of a retrained first stage.
+
+        Returns:
+            A report: how many items, first-stage and combined accuracy on them, the weights.
+        """
         items = [item for item in held_out if 0 <= item.gold < len(item.entities) and len(item.entities) > 1]
         if not items:
             self.weights = (1.0, 1.0)
