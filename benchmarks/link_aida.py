@@ -27,14 +27,13 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from elkit.config import load_config
 from elkit.corpora.aida import read_aida
 from elkit.evaluation import score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import load_linker
+from reranking import first_stage_config, load_linker
 from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,12 +78,8 @@ def main() -> int:
     eval_docs = list(read_aida(args.test)) if args.test else dev_docs
     model = args.cache / f"model-{args.aliases.stem}"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
-        vectors = str(ROOT / "models/vectors/minilm_static")
-        overrides = {"components.entity_linker.kb": str(kb_folder), "components.entity_linker.vectors": vectors}
-        has_reranker = "reranker" in load_config(args.config).components["entity_linker"].settings
-        if args.reuse_reranker is not None and has_reranker:
-            overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
-        config = load_config(args.config, overrides)
+        vectors = ROOT / "models/vectors/minilm_static"
+        config = first_stage_config(args.config, kb_folder, vectors, args.reuse_reranker)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")

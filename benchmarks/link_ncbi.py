@@ -20,7 +20,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from elkit.config import load_config
 from elkit.corpora import read_corpus
 from elkit.evaluation import score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
@@ -28,7 +27,7 @@ from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import load_linker
+from reranking import first_stage_config, load_linker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -73,12 +72,8 @@ def main() -> int:
     eval_docs = list(read_corpus(args.test, "pubtator")) if args.test else dev_docs
     model = args.cache / "model"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
-        vectors = str(ROOT / "models/vectors/minilm_static")
-        overrides = {"components.entity_linker.kb": str(args.kb), "components.entity_linker.vectors": vectors}
-        has_reranker = "reranker" in load_config(args.config).components["entity_linker"].settings
-        if args.reuse_reranker is not None and has_reranker:
-            overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
-        config = load_config(args.config, overrides)
+        vectors = ROOT / "models/vectors/minilm_static"
+        config = first_stage_config(args.config, args.kb, vectors, args.reuse_reranker)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")

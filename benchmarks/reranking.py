@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -17,6 +18,15 @@ from elkit.linking.component import _DEFAULT_RERANKER
 from elkit.linking.reranker import CrossEncoderReranker
 from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
+
+
+def first_stage_config(config: Path, kb: Path, vectors: Path, reuse: Path | None) -> Any:
+    """The linking config with the benchmark's KB and vectors; with `reuse`, without fine-tuning a reranker."""
+    overrides: dict[str, Any] = {"components.entity_linker.kb": str(kb),
+                                 "components.entity_linker.vectors": str(vectors)}
+    if reuse is not None and "reranker" in load_config(config).components["entity_linker"].settings:
+        overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
+    return load_config(config, overrides)
 
 
 def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Doc], dev: Sequence[Doc],
