@@ -96,3 +96,14 @@ def test_linker_fills_memory_features_and_saves_them(tmp_path):
     off = EntityLinker("linker", vectors=vectors, memory=False)
     off.initialize(lambda: docs, kb=make_kb())
     assert len(off.memory) == 0
+
+
+def test_keys_with_tabs_and_newlines_survive_saving():
+    memory = MentionMemory(3)
+    memory.add("odd\tkey\nhere", "Q1", "doc", "doc", np.stack([SPORT, SPORT]))
+    rows, local, document_rows, documents = memory.arrays()
+    loaded = MentionMemory(3)
+    loaded.load_arrays(rows, local, document_rows, documents)
+    assert loaded.lookup("odd\tkey\nhere", np.stack([SPORT, SPORT]))[1] == {"Q1": pytest.approx(1.0)}
+    with pytest.raises(ValueError, match="memory row 1"):
+        loaded.load_arrays(["not json"], local, document_rows, documents)

@@ -8,6 +8,7 @@ would have seen the answer and the scorer would learn to trust it far too much.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -274,12 +275,12 @@ class MentionMemory:
         """The memory as arrays for saving.
 
         Returns:
-            (tab-separated key and entity rows, [N, dim] local vectors, [N] document rows, [M, dim] documents).
+            (one JSON [key, entity] pair per row, [N, dim] local vectors, [N] document rows, [M, dim] documents).
         """
         rows = [""] * len(self._entities)
         for key, found in self._by_key.items():
             for row in found:
-                rows[row] = f"{key}\t{self._entities[row]}"
+                rows[row] = json.dumps([key, self._entities[row]], ensure_ascii=False)
         local = np.stack(self._local) if self._local else np.zeros((0, self.dim), dtype=np.float16)
         documents = np.stack(self._documents) if self._documents else np.zeros((0, self.dim), dtype=np.float16)
         return rows, local, np.asarray(self._doc_rows, dtype=np.int64), documents
@@ -291,7 +292,10 @@ class MentionMemory:
         self._by_key = {}
         self._entities = []
         for row, line in enumerate(rows):
-            key, _, entity = line.partition("\t")
+            try:
+                key, entity = json.loads(line)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"memory row {row + 1}: not a [key, entity] pair ({error})") from None
             self._by_key.setdefault(key, []).append(row)
             self._entities.append(entity)
         self._held = [""] * len(rows)
