@@ -8,7 +8,7 @@ from elkit.linking import EntityLinker
 from elkit.linking.features import FEATURES
 from elkit.linking.tables import MentionMemory
 
-from .support import make_docs, make_kb, write_vectors
+from .support import TRAIN, make_docs, make_kb, write_vectors
 
 
 def unit(*values: float) -> np.ndarray:
@@ -107,3 +107,28 @@ def test_keys_with_tabs_and_newlines_survive_saving():
     assert loaded.lookup("odd\tkey\nhere", np.stack([SPORT, SPORT]))[1] == {"Q1": pytest.approx(1.0)}
     with pytest.raises(ValueError, match="memory row 1"):
         loaded.load_arrays(["not json"], local, document_rows, documents)
+
+
+def test_learned_counts_leave_the_document_out(tmp_path):
+    """While training, an entity seen only in the mention's own document looks unseen: no vector and no count.
+
+    (A count without a vector would tell the scorer which candidate is gold, a hint that never exists on new text.)
+    """
+    vectors = str(write_vectors(tmp_path / "vectors"))
+    rows = [row for row in TRAIN if row[0] != "Near Dallas , Paris in Texas is small ."]
+    linker = EntityLinker("linker", vectors=vectors)
+    linker.initialize(lambda: make_docs(rows), kb=make_kb())
+    has_learned, count = FEATURES.index("has_learned"), FEATURES.index("learned_log_count")
+
+    def texas(held_out: bool) -> np.ndarray:
+        mention = next(mention for mention in linker._mentions(make_docs(rows), held_out=held_out)
+                       if mention.span.kb_id == "Q830149")
+        return next(row for candidate, row in zip(mention.candidates, mention.features, strict=True)
+                    if candidate.entity_id == "Q830149")
+
+    assert texas(True)[has_learned] == 0.0 and texas(True)[count] == 0.0
+    assert texas(False)[has_learned] == 1.0 and texas(False)[count] == pytest.approx(np.log1p(1) / 5.0)
+    paris = next(mention for mention in linker._mentions(make_docs(), held_out=True) if mention.span.kb_id == "Q90")
+    row = next(row for candidate, row in zip(paris.candidates, paris.features, strict=True)
+               if candidate.entity_id == "Q90")
+    assert row[count] == pytest.approx(np.log1p(1) / 5.0)  # two training mentions, one of them its own

@@ -27,7 +27,7 @@ from elkit.tokenize import Tokenizer
 
 __all__ = ["create_simple", "default_cache_dir", "kb_patterns", "self_training_docs"]
 
-_BUILDER_VERSION = "2"
+_BUILDER_VERSION = "3"
 _MAX_PATTERN_ALIASES = 2_000_000
 
 
@@ -89,12 +89,13 @@ def kb_patterns(kb: KnowledgeBase, default_label: str = "ENTITY") -> list[dict[s
 
 def self_training_docs(kb: KnowledgeBase, tokenizer: Tokenizer | None = None, limit: int = 20_000,
                        seed: int = 0) -> list[Doc]:
-    """Documents made from the KB: each alias of an entity, followed (half the time) by its description.
+    """Documents made from the KB: each alias of an entity alone, and again followed by half its description.
 
     Args:
         kb: The knowledge base.
         tokenizer: Splits the texts (the default tokenizer when None).
-        limit: At most this many documents (entities are sampled when the KB is bigger).
+        limit: At most this many (alias, entity) pairs, two documents each (pairs are sampled when the KB has
+            more).
         seed: Sampling seed.
     """
     tokenizer = tokenizer or Tokenizer()
@@ -112,14 +113,18 @@ def self_training_docs(kb: KnowledgeBase, tokenizer: Tokenizer | None = None, li
     rng = random.Random(seed)
     for alias, entity_id in pairs:
         entity = kb.get_entity(entity_id)
-        # Half the mentions come without context, so the prior and the name count as well as the description.
-        context = (entity.description or " ".join(entity.types)) if rng.random() < 0.5 else ""
-        doc = tokenizer(f"{alias} : {context}" if context else alias)
-        mention = doc.char_span(0, len(alias), label=entity.types[0] if entity.types else "ENTITY",
-                                kb_id=entity_id, alignment_mode="expand")
-        if mention is not None:
-            doc.ents = [mention]
-            docs.append(doc)
+        # Each alias comes once without context, so the prior and the name count on their own, and once with
+        # a random half of the description's words: the whole description would match the entity's own text
+        # far better than any real sentence does, and the context would be overrated.
+        words = (entity.description or " ".join(entity.types)).split()
+        kept = sorted(rng.sample(range(len(words)), (len(words) + 1) // 2))
+        for context in ("", " ".join(words[index] for index in kept)):
+            doc = tokenizer(f"{alias} : {context}" if context else alias)
+            mention = doc.char_span(0, len(alias), label=entity.types[0] if entity.types else "ENTITY",
+                                    kb_id=entity_id, alignment_mode="expand")
+            if mention is not None:
+                doc.ents = [mention]
+                docs.append(doc)
     return docs
 
 

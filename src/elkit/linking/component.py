@@ -347,19 +347,22 @@ class EntityLinker(PredictThenAnnotate):
             text_vector = (self.vectors.text_vector(entity.text() if entity.name else name) if self.vectors
                            else np.zeros(0, dtype=np.float32))
             info = EntityInfo(name, self.normalizer(name), entity.types[0] if entity.types else "UNK",
-                              float(entity.popularity), text_vector, self.entity_contexts.counts.get(entity_id, 0))
+                              float(entity.popularity), text_vector)
             self._infos[entity_id] = info
         return info
 
-    def _learned(self, entity_ids: Sequence[str], held_out: str | None) -> np.ndarray:
+    def _learned(self, entity_ids: Sequence[str], held_out: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """([C, D] learned context vectors, [C] their mention counts), document `held_out` left out."""
         dim = self.vectors.dim if self.vectors else 0
         output = np.zeros((len(entity_ids), dim), dtype=np.float32)
+        counts = np.zeros(len(entity_ids), dtype=np.float32)
         if dim and len(self.entity_contexts):
             for row, entity in enumerate(entity_ids):
                 vector = self.entity_contexts.vector(entity, held_out)
                 if vector is not None:
                     output[row] = vector
-        return output
+                    counts[row] = self.entity_contexts.count(entity, held_out)
+        return output, counts
 
     def _type_pair(self, label: int, entity_type: str) -> int:
         try:
@@ -414,7 +417,7 @@ class EntityLinker(PredictThenAnnotate):
             table = self.table.lookup(text, self.table.without(key) if key else ({}, {}))
             infos = [self._info(candidate.entity_id) for candidate in candidates]
             learned = (self._learned([candidate.entity_id for candidate in candidates], key or None) if dim
-                       else np.zeros((len(candidates), 0), dtype=np.float32))
+                       else (np.zeros((len(candidates), 0), dtype=np.float32), np.zeros(len(candidates))))
             memory = (self.memory.lookup(self.normalizer(text), context, key or None) if dim and len(self.memory)
                       else ({}, {}, "", ""))
             features, nil = candidate_features(
@@ -427,7 +430,7 @@ class EntityLinker(PredictThenAnnotate):
             mention = _Mention(
                 doc=number, position=position, span=span, candidates=candidates, features=features, nil=nil,
                 type_pairs=np.asarray([self._type_pair(label, info.type) for info in infos], dtype=np.int64),
-                label=label, contexts=context, text_vectors=text_vectors, learned=learned, key=key,
+                label=label, contexts=context, text_vectors=text_vectors, learned=learned[0], key=key,
             )
             if held_out:
                 mention.gold = self._gold_rows(span.kb_id, candidates)

@@ -42,16 +42,15 @@ _INITIAL = re.compile(r"[A-Za-z0-9]")
 class EntityInfo:
     """What the features need of an entity, looked up once per entity."""
 
-    __slots__ = ("learned_count", "name", "name_key", "popularity", "text_vector", "type")
+    __slots__ = ("name", "name_key", "popularity", "text_vector", "type")
 
-    def __init__(self, name: str, name_key: str, entity_type: str, popularity: float, text_vector: np.ndarray,
-                 learned_count: int) -> None:
+    def __init__(self, name: str, name_key: str, entity_type: str, popularity: float, text_vector: np.ndarray
+                 ) -> None:
         self.name = name
         self.name_key = name_key
         self.type = entity_type
         self.popularity = popularity
         self.text_vector = text_vector
-        self.learned_count = learned_count
 
 
 def is_acronym(mention: str, name: str) -> bool:
@@ -75,7 +74,7 @@ def candidate_features(
     infos: Sequence[EntityInfo],
     table: tuple[Counter[str], Counter[str]],
     contexts: np.ndarray,
-    learned: np.ndarray,
+    learned: tuple[np.ndarray, np.ndarray],
     incl_prior: bool,
     incl_context: bool,
     memory: tuple[dict[str, float], dict[str, float], str, str] = ({}, {}, "", ""),
@@ -89,7 +88,8 @@ def candidate_features(
         infos: Each candidate's `EntityInfo`.
         table: (exact, normalised) training counts for the mention, its own document left out.
         contexts: [2, D] local and document context vectors.
-        learned: [C, D] learned entity context vectors (zero rows for entities without one).
+        learned: ([C, D] learned entity context vectors (zero rows for entities without one), [C] the number of
+            training mentions each is made of), the mention's own document left out.
         incl_prior: Use the KB prior and the training counts.
         incl_context: Use the context vectors.
         memory: What `MentionMemory.lookup` found for the mention (local and document neighbour shares, the
@@ -135,9 +135,10 @@ def candidate_features(
     if incl_context and contexts.size and count:
         text_vectors = np.stack([info.text_vector for info in infos])  # [C, D]
         features[:, 21:23] = text_vectors @ contexts.T
-        features[:, 23:25] = learned @ contexts.T
-        features[:, 25] = (np.abs(learned).sum(axis=1) > 0).astype(np.float32)
-        features[:, 26] = np.log1p([info.learned_count for info in infos]) / 5.0
+        learned_vectors, learned_counts = learned
+        features[:, 23:25] = learned_vectors @ contexts.T
+        features[:, 25] = (np.abs(learned_vectors).sum(axis=1) > 0).astype(np.float32)
+        features[:, 26] = np.log1p(learned_counts) / 5.0
     features[:, 27] = math.log(count) / 4.0 if count else 0.0
     local_shares, document_shares, nearest_local, nearest_document = memory
     for row, candidate in enumerate(candidates):

@@ -154,6 +154,15 @@ class EntityContexts:
         norm = float(np.linalg.norm(total))
         return None if norm == 0.0 else (total / norm).astype(np.float32)
 
+    def count(self, entity: str, held_out: str | None = None) -> int:
+        """How many training mentions `entity`'s vector is made of (without document `held_out`)."""
+        count = self.counts.get(entity, 0)
+        if held_out is not None and count:
+            removed = self._by_doc.get(held_out, {}).get(entity)
+            if removed is not None:
+                count -= int(removed[-1])
+        return count
+
     def freeze(self) -> None:
         """Drop the per-document split once training is over."""
         self._by_doc = {}
