@@ -88,7 +88,8 @@ def main() -> int:
         linker.reranker = reranker
         predicted = list(linker.pipe(strip_links(eval_docs), batch_size=64))
         scores = score_links(predicted, eval_docs, resolve=kb.resolve)
-        print(f"reranker off: acc@1 {first_stage.accuracy:.4f}; with the cross-encoder reranker: {scores.accuracy:.4f}")
+        print(f"reranker off: acc@1 {first_stage.accuracy:.4f}; with the cross-encoder reranker: {scores.accuracy:.4f}"
+              + ("" if reranker.active else " (switched off: it got fewer dev items right than the first stage)"))
     split = "test" if args.test else "dev"
     mentions = sum(len(doc.ents) for doc in eval_docs)
     print(f"\nNCBI-disease {args.test or args.dev}: {scores.linked_mentions:,} gold mentions, KB {args.kb}")

@@ -109,6 +109,48 @@ def test_linker_with_a_reranker_trains_saves_and_reloads(tmp_path):
     assert from_bytes.reranker is not None
     third = [[span.link_score for span in doc.ents] for doc in from_bytes.pipe(strip_links(docs))]
     assert np.allclose(np.asarray(third, dtype=float), np.asarray(probabilities, dtype=float), atol=1e-4)
+    # a reranker switched off by its weights is not even called: the first stage alone decides
+    from_bytes.reranker.weights = (1.0, 0.0)
+    assert not from_bytes.reranker.active
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an inactive reranker was called")
+
+    from_bytes.reranker.scores = refuse
+    switched_off = [[span.link_score for span in doc.ents] for doc in from_bytes.pipe(strip_links(docs))]
+    from_bytes.reranker = None
+    first_stage = [[span.link_score for span in doc.ents] for doc in from_bytes.pipe(strip_links(docs))]
+    assert switched_off == first_stage
+
+
+class FixedScores(CrossEncoderReranker):
+    """A reranker whose scores are given, to test how they are combined with the first stage."""
+
+    def __init__(self, scores):
+        super().__init__(max_length=16)
+        self.fixed = scores
+
+    def scores(self, items, max_candidates=32):
+        return [np.asarray(score, dtype=np.float64) for score in self.fixed]
+
+
+def test_fit_weights_switches_off_a_reranker_that_costs_accuracy():
+    # six items the first stage gets right by a little, where the reranker is a little wrong; four the first
+    # stage gets badly wrong, where the reranker is very sure and right. The log loss wants the reranker (the
+    # four) but the combination gets only those four right, against six for the first stage alone.
+    near = np.log(np.asarray([0.55, 0.45], dtype=np.float32))
+    far = np.log(np.asarray([0.1, 0.9], dtype=np.float32))
+    held = [RerankItem("a", [SINGER, CITY], near.copy(), 0) for _ in range(6)]
+    held += [RerankItem("b", [SINGER, CITY], far.copy(), 0) for _ in range(4)]
+    model = FixedScores([[0.0, 0.3]] * 6 + [[5.0, 0.0]] * 4)
+    report = model.fit_weights(held)
+    assert report["held_out_first_stage_accuracy"] == 0.6
+    assert report["held_out_reranked_accuracy"] < 0.6
+    assert report["active"] is False and model.weights == (1.0, 0.0)
+    # when it helps, it stays
+    helpful = FixedScores([[0.0, 0.0]] * 6 + [[5.0, 0.0]] * 4)
+    report = helpful.fit_weights(held)
+    assert report["held_out_reranked_accuracy"] == 1.0 and report["active"] is True and helpful.weights[1] > 0
 
 
 def test_bad_reranker_settings():

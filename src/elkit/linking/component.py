@@ -560,7 +560,7 @@ class EntityLinker(PredictThenAnnotate):
             first = run()
         for mention, probabilities in zip(scorable, first, strict=True):
             mention.probabilities = probabilities
-        if self.reranker is not None and self.reranker_settings is not None and scorable:
+        if self.reranker is not None and self.reranker.active and self.reranker_settings is not None and scorable:
             self._rerank(scorable)
         for mention in mentions:
             if not mention.candidates:

@@ -221,13 +221,17 @@ class CrossEncoderReranker:
 
         Also used on its own to put an already fine-tuned reranker on top of a retrained first stage.
 
+        When the combination gets fewer of the items right than the first stage alone, the reranker's weight is
+        set to 0 and the linker stops calling it (`active`).
+
         Returns:
-            A report: how many items, first-stage and combined accuracy on them, the weights.
+            A report: how many items, first-stage and combined accuracy on them (before any switch-off), the
+            weights, and whether the reranker stays active.
         """
         items = [item for item in held_out if 0 <= item.gold < len(item.entities) and len(item.entities) > 1]
         if not items:
             self.weights = (1.0, 1.0)
-            return {"held_out_items": 0, "weights": list(self.weights)}
+            return {"held_out_items": 0, "weights": list(self.weights), "active": self.active}
         scores = self.scores(items)
         width = max(len(item.entities) for item in items)
         first = torch.full((len(items), width), -1e4, dtype=torch.float64)
@@ -255,9 +259,17 @@ class CrossEncoderReranker:
         first_right = sum(int(np.argmax(item.first_stage) == item.gold) for item in items)
         combined = self.combine(items, scores)
         both_right = sum(int(np.argmax(values) == item.gold) for item, values in zip(items, combined, strict=True))
-        return {"held_out_items": len(items), "held_out_first_stage_accuracy": round(first_right / len(items), 4),
-                "held_out_reranked_accuracy": round(both_right / len(items), 4),
-                "weights": [round(value, 4) for value in self.weights]}
+        report = {"held_out_items": len(items), "held_out_first_stage_accuracy": round(first_right / len(items), 4),
+                  "held_out_reranked_accuracy": round(both_right / len(items), 4)}
+        if both_right < first_right:
+            # a reranker that gets fewer held-out items right than the first stage alone is switched off
+            self.weights = (1.0, 0.0)
+        return {**report, "weights": [round(value, 4) for value in self.weights], "active": self.active}
+
+    @property
+    def active(self) -> bool:
+        """False when the fitted weights give the reranker no say (the linker then skips it)."""
+        return self.weights[1] > 0.0
 
     # --- saving ---------------------------------------------------------------------------------------------
 
