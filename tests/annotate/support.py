@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 
-import elkit.pipeline.factories  # noqa: F401 - registers the factories
 from elkit.pipeline import Pipeline
 from tests.ner.support import make_docs
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import elkit
-import elkit.pipeline.factories  # registers the built-in factories
 from elkit.cli import main
 from elkit.errors import ConfigError, ModelError
 from elkit.packaging import load_installed_package, load_model_directory, package, validate_name, validate_version

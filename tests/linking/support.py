@@ -7,7 +7,7 @@ import torch
 
 from elkit.doc import Doc
 from elkit.kb import InMemoryKB
-from elkit.ner.vectors import save_vectors
+from elkit.encoders.vectors import save_vectors
 from elkit.tokenize import Tokenizer
 
 ENTITIES = [

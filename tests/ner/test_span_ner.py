@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import elkit.pipeline.factories  # noqa: F401 - registers the factories
 from elkit.doc import Doc, Example
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.ner import SpanNER
-from elkit.ner.vectors import distill_vectors, load_vectors, save_vectors
+from elkit.encoders.vectors import distill_vectors, load_vectors, save_vectors
 from elkit.pipeline import Pipeline
 from tests.ner.support import SENTENCES, blank, make_docs, tiny_transformer
 

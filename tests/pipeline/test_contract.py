@@ -4,7 +4,6 @@ import pickle
 
 import pytest
 
-import elkit.pipeline.factories  # noqa: F401 - registers the built-in factories
 from elkit.doc.task import doc_to_task
 from elkit.pipeline import Component, Pipeline
 from elkit.registry import factories

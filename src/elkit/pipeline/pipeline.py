@@ -112,7 +112,7 @@ class Pipeline:
         name = name or factory.split(".")[-2].lower()
         if name in self._factories:
             raise ConfigError(f"a component named {name!r} is already in the pipeline: {self.pipe_names}")
-        component = factories.make(factory, config or {}, name=name)
+        component = factories.make(factory, config or {}, name=name, nlp=self)
         self._insert(name, component, before=before, after=after, first=first, last=last)
         self._factories[name] = factory
         return component

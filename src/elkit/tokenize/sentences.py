@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from elkit.doc.doc import Doc
 from elkit.errors import ConfigError
+from elkit.registry import factories
 
 __all__ = ["Sentencizer", "split_sentences"]
 
@@ -214,3 +215,9 @@ class Sentencizer:
 
     def __repr__(self) -> str:
         return f"Sentencizer(name={self.name!r}, newline_breaks={self.newline_breaks})"
+
+
+@factories.register("elkit.Sentencizer.v1")
+def make_sentencizer(name: str, newline_breaks: bool = False) -> Sentencizer:
+    """The rule-based sentence splitter."""
+    return Sentencizer(name, newline_breaks=newline_breaks)

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from elkit.doc.doc import Doc
 from elkit.errors import ConfigError, DataError
+from elkit.registry import tokenizers
 
 __all__ = ["Tokenizer"]
 
@@ -598,3 +599,9 @@ class Tokenizer:
         token_starts += starts[previous:]
         token_ends += ends[previous:]
         return token_starts, token_ends
+
+
+@tokenizers.register("elkit.Tokenizer.v1")
+def make_tokenizer(special_cases: Mapping[str, Sequence[str]] | None = None) -> Tokenizer:
+    """The rule-based English tokenizer."""
+    return Tokenizer(special_cases=special_cases)
