@@ -29,7 +29,7 @@ import torch
 from elkit.corpora import read_corpus
 from elkit.doc import Doc
 from elkit.evaluation import evaluate_ner, score_entities
-from elkit.pipeline import load
+from elkit.packaging import load
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,8 @@ import torch
 from elkit.corpora import read_corpus
 from elkit.doc import Doc
 from elkit.evaluation import evaluate_ner
-from elkit.pipeline import Pipeline, load
+from elkit.packaging import load
+from elkit.pipeline import Pipeline
 from elkit.training import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent

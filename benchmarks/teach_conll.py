@@ -42,7 +42,8 @@ from elkit.corpora import read_corpus
 from elkit.doc import Doc
 from elkit.doc.task import doc_to_task
 from elkit.evaluation import evaluate_ner
-from elkit.pipeline import Pipeline, load
+from elkit.packaging import load
+from elkit.pipeline import Pipeline
 from elkit.training import split_sentences
 from elkit.training.loop import train
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
 
 from elkit.errors import ConfigError, ModelError
 from elkit.io import MANIFEST_NAME, read_manifest
@@ -49,17 +51,6 @@ META_NAME = "meta.json"
 _KEEP_NAME = "elkit-keep"
 _BUILT_MARKER = "elkit-built:"
 _NAME_PATTERN = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-# PEP 440, appendix B: used only when the ``packaging`` library is missing.
-_VERSION_PATTERN = re.compile(
-    r"""^\s*v?
-    (?:(?:[0-9]+)!)?[0-9]+(?:\.[0-9]+)*
-    (?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)[-_.]?[0-9]*)?
-    (?:-[0-9]+|[-_.]?(?:post|rev|r)[-_.]?[0-9]*)?
-    (?:[-_.]?dev[-_.]?[0-9]*)?
-    (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?
-    \s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
 _BUILD_SCRIPT = (
     "import sys\n"
     "from setuptools import build_meta\n"
@@ -109,12 +100,6 @@ def validate_version(version: str) -> str:
         ConfigError: Not a PEP 440 version.
     """
     try:
-        from packaging.version import InvalidVersion, Version
-    except ImportError:  # packaging is not an elkit dependency: check the syntax only
-        if not _VERSION_PATTERN.match(version):
-            raise ConfigError(f"version {version!r} is not a PEP 440 version (such as 1.0.0 or 0.2.1rc1)") from None
-        return version.strip()
-    try:
         return str(Version(version))
     except InvalidVersion:
         raise ConfigError(f"version {version!r} is not a PEP 440 version (such as 1.0.0 or 0.2.1rc1)") from None
@@ -129,12 +114,6 @@ def _requirement_name(requirement: str) -> str:
 
 def _check_requirements(requirements: Iterable[str]) -> list[str]:
     checked = [requirement.strip() for requirement in requirements if requirement.strip()]
-    try:
-        from packaging.requirements import InvalidRequirement, Requirement
-    except ImportError:
-        for requirement in checked:
-            _requirement_name(requirement)
-        return checked
     for requirement in checked:
         try:
             Requirement(requirement)
@@ -153,6 +132,28 @@ def _elkit_requirement() -> str:
 
 
 # --- loading ------------------------------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> Pipeline:
+    """Load a pipeline from a saved directory, a TOML config file or an installed model package.
+
+    A directory is one saved with ``Pipeline.to_disk``; a config builds an untrained pipeline; a name such as
+    ``"en_demo"`` loads a model package built by ``elkit package`` and installed with pip.
+
+    Raises:
+        ModelError: When ``path`` is none of these.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return Pipeline.from_disk(target)
+    if target.is_file() and target.suffix == ".toml":
+        return Pipeline.from_config(target)
+    if not target.exists() and str(path) == target.name and is_package_name(target.name):
+        return load_installed_package(target.name)
+    raise ModelError(
+        f"{path}: not a pipeline directory (with {MANIFEST_NAME}), a .toml config file "
+        "or the name of an installed elkit model package"
+    )
 
 
 def load_model_directory(path: str | Path, *, exclude: Iterable[str] = (), max_length: int | None = None) -> Pipeline:

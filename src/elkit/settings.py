@@ -29,12 +29,22 @@ class Settings(pydantic.BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def settings_error(where: str, error: pydantic.ValidationError) -> ConfigError:
-    """Turn a pydantic validation error into one ConfigError naming every bad setting by its dotted path."""
+def settings_error(where: str, error: pydantic.ValidationError, model: type[Settings] | None = None) -> ConfigError:
+    """Turn a pydantic validation error into one ConfigError naming every bad setting by its dotted path.
+
+    Args:
+        where: What was being validated, for the message ("elkit.SpanNER.v1").
+        error: The validation error.
+        model: The settings model; an unknown top-level setting then lists the allowed ones.
+    """
     problems = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "settings"
-        message = "unknown setting" if item["type"] == "extra_forbidden" else item["msg"]
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+            if model is not None and len(item["loc"]) == 1:
+                message += f"; allowed: {', '.join(model.model_fields)}"
         problems.append(f"{location}: {message}")
     return ConfigError(f"{where}: {'; '.join(problems)}")
 
@@ -52,4 +62,4 @@ def validate_settings(model: type[Model], values: Any, where: str) -> Model:
     try:
         return model.model_validate(values or {})
     except pydantic.ValidationError as error:
-        raise settings_error(where, error) from None
+        raise settings_error(where, error, model) from None

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from elkit.doc import Doc
-from elkit.kb import InMemoryKB
 from elkit.encoders.vectors import save_vectors
+from elkit.kb import InMemoryKB
 from elkit.tokenize import Tokenizer
 
 ENTITIES = [

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from elkit.doc import Doc, Example
+from elkit.encoders.vectors import distill_vectors, load_vectors, save_vectors
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.ner import SpanNER
-from elkit.encoders.vectors import distill_vectors, load_vectors, save_vectors
 from elkit.pipeline import Pipeline
 from tests.ner.support import SENTENCES, blank, make_docs, tiny_transformer
 

@@ -8,7 +8,7 @@ from elkit.cli.main import main
 from elkit.corpora import read_corpus
 from elkit.doc import Doc
 from elkit.errors import DataError
-from elkit.pipeline import load
+from elkit.packaging import load
 from elkit.training import split_sentences, train
 from tests.ner.support import SENTENCES, tiny_transformer
 

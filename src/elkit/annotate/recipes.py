@@ -180,7 +180,7 @@ def ner_manual(dataset: str, source: str | Path, labels: Sequence[str], *, patte
 def ner_correct(dataset: str, source: str | Path, model: str | Path, labels: Sequence[str] = (), *,
                 nlp: Any = None) -> Recipe:
     """The model's entities pre-highlighted for the annotator to fix (only ``labels`` when given)."""
-    from elkit.pipeline import load
+    from elkit.packaging import load
 
     nlp = nlp if nlp is not None else load(model)
     known = _labels_of(nlp)
@@ -339,7 +339,7 @@ def ner_teach(dataset: str, source: str | Path, model: str | Path, labels: Seque
             batches of a few spans, so full training rates would wreck the model).
         replay: Each update also learns again from up to this many earlier answers.
     """
-    from elkit.pipeline import load
+    from elkit.packaging import load
 
     nlp = nlp if nlp is not None else load(model)
     known = _labels_of(nlp)
@@ -396,7 +396,7 @@ def entity_option(kb: Any, entity_id: str, score: float | None = None) -> dict[s
 def _linking_pipeline(kb: str | Path | None, model: str | Path | None, cache_dir: str | Path | None) -> Any:
     from elkit.linking import EntityLinker
     from elkit.linking.builder import create_simple
-    from elkit.pipeline import load
+    from elkit.packaging import load
 
     if model is not None:
         nlp = load(model)

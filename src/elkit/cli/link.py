@@ -30,7 +30,7 @@ def _pipeline(model: Path | None, kb: Path | None, entities: Path | None, ner_mo
               threshold: float | None, cache_dir: Path | None) -> Any:
     from elkit.linking import EntityLinker
     from elkit.linking.builder import create_simple
-    from elkit.pipeline import load
+    from elkit.packaging import load
 
     if model is not None:
         if entities is not None:

@@ -16,7 +16,7 @@ from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
 from elkit.corpora.texts import read_texts
 from elkit.doc import Doc
-from elkit.pipeline import load
+from elkit.packaging import load
 
 __all__ = ["apply"]
 

@@ -12,7 +12,7 @@ from elkit.corpora import ReadReport, read_corpus
 from elkit.doc import Doc, Example
 from elkit.errors import ConfigError, DataError
 from elkit.evaluation import evaluate_ner
-from elkit.pipeline import load
+from elkit.packaging import load
 
 __all__ = ["evaluate", "parse_overrides", "train_command", "training_material"]
 

@@ -160,7 +160,7 @@ def create_simple(
         ConfigError: Neither `entities` nor `kb` is given, or a path does not exist.
     """
     from elkit.kb import open_kb
-    from elkit.pipeline import load
+    from elkit.packaging import load
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)

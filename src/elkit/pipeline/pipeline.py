@@ -17,7 +17,7 @@ from elkit.pipeline.component import Component
 from elkit.registry import factories, tokenizers
 from elkit.tokenize import Tokenizer
 
-__all__ = ["Pipeline", "load"]
+__all__ = ["Pipeline"]
 
 _CONFIG_NAME = "config.toml"
 _TOKENIZER_DIR = "tokenizer"
@@ -349,27 +349,3 @@ def _worker_run(batch: list[str | Doc]) -> list[Doc]:
     if _WORKER_PIPELINE is None:
         raise ModelError("worker process has no pipeline")
     return list(_WORKER_PIPELINE.pipe(batch, batch_size=len(batch) or 1))
-
-
-def load(path: str | Path) -> Pipeline:
-    """Load a pipeline from a saved directory, a TOML config file or an installed model package.
-
-    A directory is one saved with ``Pipeline.to_disk``; a config builds an untrained pipeline; a name such as
-    ``"en_demo"`` loads a model package built by ``elkit package`` and installed with pip.
-
-    Raises:
-        ModelError: When ``path`` is none of these.
-    """
-    target = Path(path)
-    if target.is_dir():
-        return Pipeline.from_disk(target)
-    if target.is_file() and target.suffix == ".toml":
-        return Pipeline.from_config(target)
-    from elkit.packaging import is_package_name, load_installed_package  # here: elkit.packaging imports this module
-
-    if not target.exists() and str(path) == target.name and is_package_name(target.name):
-        return load_installed_package(target.name)
-    raise ModelError(
-        f"{path}: not a pipeline directory (with {MANIFEST_NAME}), a .toml config file "
-        "or the name of an installed elkit model package"
-    )

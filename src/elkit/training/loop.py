@@ -180,7 +180,7 @@ def train(
     for item in train_docs:
         units.extend(_units(item, settings.unit))
     if base_model is not None:
-        from elkit.pipeline import load
+        from elkit.packaging import load
 
         nlp = load(base_model)
     else:
