@@ -132,7 +132,7 @@ def test_sentencizer_config_and_bytes():
     data = component.to_bytes()
     assert json.loads(data) == {"newline_breaks": True}
     restored = Sentencizer("splitter").from_bytes(data)
-    assert restored.newline_breaks is True
+    assert restored.settings.newline_breaks is True
     assert restored.name == "splitter"
 
 
@@ -141,7 +141,7 @@ def test_sentencizer_disk_round_trip(tmp_path):
     component.to_disk(tmp_path / "sentencizer")
     assert (tmp_path / "sentencizer" / "config.json").is_file()
     restored = Sentencizer().from_disk(tmp_path / "sentencizer")
-    assert restored.newline_breaks is True
+    assert restored.settings.newline_breaks is True
     with pytest.raises(ConfigError):
         Sentencizer().from_disk(tmp_path / "missing")
 

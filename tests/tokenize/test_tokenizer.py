@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from elkit.doc.doc import Doc
 from elkit.errors import ConfigError, DataError
-from elkit.tokenize import Tokenizer
+from elkit.registry import tokenizers
+from elkit.tokenize import Tokenizer, TokenizerSettings
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +255,7 @@ def test_call_with_boundaries(tokenizer):
 
 
 def test_special_cases():
-    tokenizer = Tokenizer({"gonna": ["gon", "na"], "C++": ["C++"], "cannot": ["can", "not"]})
+    tokenizer = Tokenizer(special_cases={"gonna": ["gon", "na"], "C++": ["C++"], "cannot": ["can", "not"]})
     assert words(tokenizer, "I'm gonna learn C++, cannot wait") == [
         "I", "'m", "gon", "na", "learn", "C++", ",", "can", "not", "wait",
     ]  # fmt: skip
@@ -262,7 +263,7 @@ def test_special_cases():
 
 
 def test_special_case_overrides_rules():
-    tokenizer = Tokenizer({"well-known": ["well-known"], "home.": ["home."]})
+    tokenizer = Tokenizer(special_cases={"well-known": ["well-known"], "home.": ["home."]})
     assert words(tokenizer, "well-known home.") == ["well-known", "home."]
 
 
@@ -279,7 +280,7 @@ def test_special_case_overrides_rules():
 )
 def test_bad_special_cases(special_cases):
     with pytest.raises(ConfigError):
-        Tokenizer(special_cases)
+        Tokenizer(special_cases=special_cases)
 
 
 def test_add_special_case_clears_cache():
@@ -290,20 +291,34 @@ def test_add_special_case_clears_cache():
 
 
 def test_settings_round_trip():
-    tokenizer = Tokenizer({"gonna": ["gon", "na"]})
+    tokenizer = Tokenizer(special_cases={"gonna": ["gon", "na"]})
     data = tokenizer.to_dict()
     assert data == {"special_cases": {"gonna": ["gon", "na"]}}
-    restored = Tokenizer.from_dict(data)
+    restored = tokenizers.make("elkit.Tokenizer.v1", data)
     assert words(restored, "gonna go") == ["gon", "na", "go"]
-    assert Tokenizer.from_dict({}).to_dict() == {"special_cases": {}}
-    with pytest.raises(ConfigError):
-        Tokenizer.from_dict({"prefixes": []})
-    with pytest.raises(ConfigError):
-        Tokenizer.from_dict({"special_cases": ["gonna"]})
+    assert tokenizers.make("elkit.Tokenizer.v1", {}).to_dict() == {"special_cases": {}}
+    assert tokenizers.settings_model("elkit.Tokenizer.v1") is TokenizerSettings
+    assert Tokenizer(TokenizerSettings(special_cases={"gonna": ["gon", "na"]})).to_dict() == data
+    with pytest.raises(ConfigError, match="prefixes"):
+        tokenizers.make("elkit.Tokenizer.v1", {"prefixes": []})
+    with pytest.raises(ConfigError, match="special_cases"):
+        tokenizers.make("elkit.Tokenizer.v1", {"special_cases": ["gonna"]})
+    with pytest.raises(ConfigError, match="not both"):
+        Tokenizer(TokenizerSettings(), special_cases={})
+
+
+def test_added_special_cases_are_settings():
+    tokenizer = Tokenizer()
+    tokenizer.add_special_case("gonna", ["gon", "na"])
+    assert tokenizer.settings.special_cases == {"gonna": ["gon", "na"]}
+    assert tokenizer.to_dict() == {"special_cases": {"gonna": ["gon", "na"]}}
+    with pytest.raises(ConfigError, match="do not join"):
+        tokenizer.add_special_case("wanna", ["wan", "n"])
+    assert tokenizer.special_cases == {"gonna": ["gon", "na"]}
 
 
 def test_pickle():
-    tokenizer = Tokenizer({"gonna": ["gon", "na"]})
+    tokenizer = Tokenizer(special_cases={"gonna": ["gon", "na"]})
     restored = pickle.loads(pickle.dumps(tokenizer))
     assert words(restored, "gonna") == ["gon", "na"]
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import pydantic
+
+from elkit.batching import BatchedComponent
 from elkit.doc.doc import Doc
 from elkit.errors import ConfigError
 from elkit.registry import factories
+from elkit.settings import Settings, validate_settings
 
-__all__ = ["Sentencizer", "split_sentences"]
+__all__ = ["Sentencizer", "SentencizerSettings", "split_sentences"]
 
 _TERMINAL_CHARACTERS: Final = frozenset(".!?…‼⁇⁈⁉")
 _UNCONDITIONAL_TERMINALS: Final = frozenset("。！？｡।॥؟")
@@ -128,41 +131,43 @@ def split_sentences(doc: Doc, *, newline_breaks: bool = False) -> list[int]:
     return sorted(starts)
 
 
-class Sentencizer:
+class SentencizerSettings(Settings):
+    """The sentence splitter's settings.
+
+    Attributes:
+        newline_breaks: Start a sentence after every line break, not only after blank lines.
+    """
+
+    newline_breaks: pydantic.StrictBool = False
+
+
+class Sentencizer(BatchedComponent):
     """Pipeline component that sets sentence boundaries with :func:`split_sentences`.
 
     Args:
         name: The component's name in a pipeline.
-        newline_breaks: Start a sentence after every line break, not only after blank lines.
+        settings: The settings (:class:`SentencizerSettings`).
+        **values: The settings as keyword values instead (``newline_breaks=True``).
+
+    Raises:
+        ConfigError: A bad setting, or both ``settings`` and values given.
     """
 
-    def __init__(self, name: str = "sentencizer", *, newline_breaks: bool = False) -> None:
+    def __init__(self, name: str = "sentencizer", settings: SentencizerSettings | None = None, **values: Any) -> None:
+        if settings is not None and values:
+            raise ConfigError(f"{name}: give settings or keyword values, not both")
         self.name = name
-        self.newline_breaks = newline_breaks
+        self.settings = settings if settings is not None else validate_settings(SentencizerSettings, values, name)
 
     @property
     def config(self) -> dict[str, Any]:
-        """The component's settings: its factory's keyword arguments other than ``name``."""
-        return {"newline_breaks": self.newline_breaks}
+        """The component's settings, as its factory takes them."""
+        return self.settings.to_config()
 
     def __call__(self, doc: Doc) -> Doc:
         """Set the sentence boundaries of ``doc`` and return it."""
-        doc.set_sentence_starts(split_sentences(doc, newline_breaks=self.newline_breaks))
+        doc.set_sentence_starts(split_sentences(doc, newline_breaks=self.settings.newline_breaks))
         return doc
-
-    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
-        """Set sentence boundaries on a stream of documents, lazily.
-
-        Args:
-            docs: The documents.
-            batch_size: Accepted for the pipeline interface; documents are handled one at a time.
-
-        Raises:
-            ConfigError: When ``batch_size`` is not positive.
-        """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return map(self, docs)
 
     # --- serialization -------------------------------------------------------------------------------------
 
@@ -180,7 +185,9 @@ class Sentencizer:
             settings = json.loads(data)
         except (ValueError, TypeError) as error:
             raise ConfigError(f"sentencizer settings are not valid JSON: {error}") from None
-        self._apply(settings)
+        if not isinstance(settings, dict):
+            raise ConfigError(f"sentencizer settings must be a JSON object, got {type(settings).__name__}")
+        self.settings = validate_settings(SentencizerSettings, settings, f"{self.name} (saved settings)")
         return self
 
     def to_disk(self, path: str | Path) -> None:
@@ -202,22 +209,11 @@ class Sentencizer:
             raise ConfigError(f"cannot read sentencizer settings {config_path}: {error}") from None
         return self.from_bytes(data)
 
-    def _apply(self, settings: Any) -> None:
-        if not isinstance(settings, dict):
-            raise ConfigError(f"sentencizer settings must be a JSON object, got {type(settings).__name__}")
-        unknown = set(settings) - {"newline_breaks"}
-        if unknown:
-            raise ConfigError(f"unknown sentencizer settings: {sorted(unknown)}")
-        newline_breaks = settings.get("newline_breaks", self.newline_breaks)
-        if not isinstance(newline_breaks, bool):
-            raise ConfigError(f"sentencizer newline_breaks must be true or false, got {newline_breaks!r}")
-        self.newline_breaks = newline_breaks
-
     def __repr__(self) -> str:
-        return f"Sentencizer(name={self.name!r}, newline_breaks={self.newline_breaks})"
+        return f"Sentencizer(name={self.name!r}, newline_breaks={self.settings.newline_breaks})"
 
 
-@factories.register("elkit.Sentencizer.v1")
-def make_sentencizer(name: str, newline_breaks: bool = False) -> Sentencizer:
+@factories.register("elkit.Sentencizer.v1", settings=SentencizerSettings)
+def make_sentencizer(name: str, settings: SentencizerSettings) -> Sentencizer:
     """The rule-based sentence splitter."""
-    return Sentencizer(name, newline_breaks=newline_breaks)
+    return Sentencizer(name, settings)
