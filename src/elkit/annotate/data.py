@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 from elkit.annotate.hashing import set_hashes
 from elkit.annotate.store import ANSWERS, Store
-from elkit.corpora.base import iter_lines
 from elkit.doc import Doc, Example, SpanAnswer
 from elkit.doc.task import doc_from_task, doc_to_task
 from elkit.errors import DataError, FormatError
+from elkit.io.lines import parse_lines
 from elkit.tokenize import Tokenizer
 
 __all__ = ["AnnotationData", "export_answers", "import_answers", "load_examples", "read_answers_file", "split_dev"]
@@ -53,33 +53,26 @@ def read_answers_file(path: str | Path, *, default_answer: str = "accept",
     tokenizer = tokenizer or Tokenizer()
     if default_answer not in ANSWERS:
         raise DataError(f"the default answer must be one of {', '.join(ANSWERS)}")
-    tasks = []
-    for number, content in iter_lines(path):
-        if isinstance(content, FormatError):
-            raise content
-        if not content.strip():
-            continue
+    def parse(content: str, number: int) -> dict[str, Any]:
+        del number
         try:
             task = json.loads(content)
         except json.JSONDecodeError as error:
-            raise FormatError(f"invalid JSON: {error.msg} at column {error.colno}", path=path, line=number) from None
-        try:
-            doc = doc_from_task(task, tokenizer, spans_key="_check")
-        except FormatError as error:
-            raise error.at(path, number) from None
+            raise FormatError(f"invalid JSON: {error.msg} at column {error.colno}") from None
+        doc = doc_from_task(task, tokenizer, spans_key="_check")
         answer = task.get("answer", default_answer)
         if answer not in ANSWERS:
-            raise FormatError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}", path=path,
-                              line=number, field="answer")
+            raise FormatError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}", field="answer")
         task["answer"] = answer
         if "tokens" not in task:
             task["tokens"] = doc_to_task(doc, include_tokens=True)["tokens"]
             task["spans"] = [_with_tokens(span, doc) for span in task.get("spans", [])]
         for key in ("_input_hash", "_task_hash"):
             if key in task and (not isinstance(task[key], int) or isinstance(task[key], bool)):
-                raise FormatError(f"must be an integer, got {task[key]!r}", path=path, line=number, field=key)
-        tasks.append(set_hashes(task))
-    return tasks
+                raise FormatError(f"must be an integer, got {task[key]!r}", field=key)
+        return set_hashes(task)
+
+    return list(parse_lines(path, parse))
 
 
 def _with_tokens(span: dict[str, Any], doc: Doc) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines
 from elkit.doc import NIL, Doc
 from elkit.errors import FormatError
+from elkit.io.lines import Line, OnError, ReadReport, handle, iter_lines
 
 __all__ = ["AIDA_LABEL", "read_aida", "write_aida"]
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines
 from elkit.doc import Doc
 from elkit.doc.tags import Scheme, TagError, entities_to_tags, tags_to_entities
 from elkit.errors import DataError, FormatError
+from elkit.io.lines import Line, OnError, ReadReport, handle, iter_lines
 
 __all__ = ["ConllScheme", "read_conll", "write_conll"]
 

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from elkit.corpora.base import OnError, ReadReport, handle
 from elkit.doc import Doc
 from elkit.errors import ConfigError, DataError, FormatError
+from elkit.io.lines import OnError, ReadReport, handle
 
 __all__ = ["doc_from_spacy", "doc_to_spacy", "read_docbin", "write_docbin"]
 

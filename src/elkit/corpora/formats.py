@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from elkit.corpora.aida import read_aida, write_aida
-from elkit.corpora.base import OnError, ReadReport
 from elkit.corpora.conll import ConllScheme, read_conll, write_conll
 from elkit.corpora.docbin import read_docbin, write_docbin
 from elkit.corpora.jsonl import read_jsonl, write_jsonl
 from elkit.corpora.pubtator import read_pubtator, write_pubtator
 from elkit.doc import Doc
 from elkit.errors import ConfigError, FormatError
+from elkit.io.lines import OnError, ReadReport, looks_like_jsonl
 from elkit.tokenize import Tokenizer
 
 __all__ = ["FORMATS", "CorpusFormat", "detect_format", "format_from_suffix", "read_corpus", "write_corpus"]
@@ -49,10 +49,12 @@ def detect_format(path: str | Path) -> str:
         raise FormatError("the file is empty", path=path)
     if head[:1] == b"\x78" or Path(path).suffix.lower() == ".spacy":  # zlib stream: spaCy DocBin
         return "docbin"
-    lines = [line for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
-    lines = lines[:_SNIFF_LINES]
-    first = lines[0].lstrip("\ufeff")
-    if first.lstrip().startswith("{"):
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
+    if not lines:
+        raise FormatError("the file is empty", path=path)
+    first = lines[0]
+    if looks_like_jsonl(first):
         return "jsonl"
     if _PUBTATOR_HEADER.match(first):
         return "pubtator"

@@ -7,10 +7,10 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines
 from elkit.doc import Doc
 from elkit.doc.task import doc_from_task, doc_to_task
 from elkit.errors import FormatError
+from elkit.io.lines import OnError, ReadReport, parse_lines
 from elkit.tokenize import Tokenizer
 
 __all__ = ["read_jsonl", "write_jsonl"]
@@ -42,26 +42,16 @@ def read_jsonl(
             and field.
     """
     tokenizer = tokenizer or Tokenizer()
-    line: Line
-    for line in iter_lines(path):
-        number, text = line
-        if isinstance(text, FormatError):
-            handle(text, on_error, report)
-            continue
-        if not text.strip():
-            continue
+
+    def parse(text: str, number: int) -> Doc:
+        del number
         try:
             task = json.loads(text)
         except json.JSONDecodeError as error:
-            handle(FormatError(f"invalid JSON: {error.msg} at column {error.colno}", path=path, line=number),
-                   on_error, report)
-            continue
-        try:
-            doc = doc_from_task(task, tokenizer, labels=labels, spans_key=spans_key, max_length=max_length)
-        except FormatError as error:
-            handle(error.at(path, number), on_error, report)
-            continue
-        yield doc
+            raise FormatError(f"invalid JSON: {error.msg} at column {error.colno}") from None
+        return doc_from_task(task, tokenizer, labels=labels, spans_key=spans_key, max_length=max_length)
+
+    yield from parse_lines(path, parse, on_error=on_error, report=report)
 
 
 def write_jsonl(

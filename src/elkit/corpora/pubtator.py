@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines, mentions, set_mentions
+from elkit.corpora.base import mentions, set_mentions
 from elkit.doc import NIL, Doc, Span
 from elkit.errors import DataError, FormatError
+from elkit.io.lines import Line, OnError, ReadReport, handle, iter_lines
 from elkit.tokenize import Tokenizer, split_sentences
 
 __all__ = ["read_pubtator", "split_ids", "write_pubtator"]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from elkit.corpora.base import Line, OnError, ReadReport, handle, iter_lines
 from elkit.errors import FormatError
+from elkit.io.lines import OnError, ReadReport, looks_like_jsonl, parse_lines
 
 __all__ = ["read_texts"]
 
@@ -23,7 +23,7 @@ def read_texts(
     """Stream (text, meta) pairs. Blank lines are skipped; in JSONL, every key but "text" goes into meta.
 
     Args:
-        path: A JSONL file (content starts with "{") or a plain text file.
+        path: A JSONL file (its first non-blank line opens a JSON object) or a plain text file.
         max_length: Longest text accepted, in characters.
         on_error: "raise" or "skip" (count bad lines in ``report``).
         report: Collects skipped lines.
@@ -32,23 +32,16 @@ def read_texts(
         FormatError: Invalid JSON, a missing or empty "text", or a text over ``max_length``, naming file and line.
     """
     is_jsonl: bool | None = None
-    line: Line
-    for line in iter_lines(path):
-        number, content = line
-        if isinstance(content, FormatError):
-            handle(content, on_error, report)
-            continue
-        if not content.strip():
-            continue
+
+    def parse(content: str, number: int) -> tuple[str, dict[str, Any]]:
+        nonlocal is_jsonl
         if is_jsonl is None:
-            is_jsonl = content.lstrip().startswith("{")
-        try:
-            text, meta = _parse(content, is_jsonl, max_length)
-        except FormatError as error:
-            handle(error.at(path, number), on_error, report)
-            continue
+            is_jsonl = looks_like_jsonl(content)
+        text, meta = _parse(content, is_jsonl, max_length)
         meta.setdefault("source", f"{path}:{number}")
-        yield text, meta
+        return text, meta
+
+    yield from parse_lines(path, parse, on_error=on_error, report=report)
 
 
 def _parse(content: str, is_jsonl: bool, max_length: int) -> tuple[str, dict[str, Any]]:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from elkit.corpora.base import OnError, ReadReport
 from elkit.errors import FormatError, KBError
+from elkit.io.lines import OnError, ReadReport
 from elkit.kb.compile import compile_index, save_index
 from elkit.kb.entity import Entity
 from elkit.kb.index import KBIndex

@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elkit.corpora.base import OnError, ReadReport, handle, iter_lines
 from elkit.errors import ElkitError, FormatError
+from elkit.io.lines import OnError, ReadReport, handle, parse_lines, read_lines
 from elkit.kb.entity import Entity
 
 __all__ = ["AliasRow", "EntityRecord", "read_alias_table", "read_entities_jsonl", "read_synonyms"]
@@ -69,28 +69,12 @@ def read_entities_jsonl(
         on_error: ``raise`` at the first bad line, or ``skip`` it and record it in `report`.
         report: Collects skipped lines.
     """
-    yield from _stream(
-        path, lambda text, line: _entity_record(text, popularity_field, type_field, str(path), line), on_error, report
+    yield from parse_lines(
+        path,
+        lambda text, line: _entity_record(text, popularity_field, type_field, str(path), line),
+        on_error=on_error,
+        report=report,
     )
-
-
-def _stream(
-    path: str | Path,
-    parse: Callable[[str, int], EntityRecord],
-    on_error: OnError,
-    report: ReadReport | None,
-) -> Iterator[EntityRecord]:
-    """Parse each non-blank line of a file, failing or skipping (with the file and line) on bad ones."""
-    for number, text in iter_lines(path):
-        if isinstance(text, FormatError):
-            handle(text, on_error, report)
-            continue
-        if not text.strip():
-            continue
-        try:
-            yield parse(text, number)
-        except FormatError as error:
-            handle(error.at(path, number), on_error, report)
 
 
 def _entity_record(text: str, popularity_field: str, type_field: str, path: str, line: int) -> EntityRecord:
@@ -152,10 +136,7 @@ def read_alias_table(
     """
     delimiter = "," if str(path).lower().endswith(".csv") else "\t"
     columns: tuple[int, int, int | None, int | None] | None = None
-    for number, text in iter_lines(path):
-        if isinstance(text, FormatError):
-            handle(text, on_error, report)
-            continue
+    for number, text in read_lines(path, on_error=on_error, report=report):
         if not text.strip():
             continue
         cells = next(csv.reader([text], delimiter=delimiter)) if delimiter == "," else text.split("\t")
@@ -232,11 +213,11 @@ def read_synonyms(
         on_error: ``raise`` at the first bad line, or ``skip`` it and record it in `report`.
         report: Collects skipped lines.
     """
-    yield from _stream(
+    yield from parse_lines(
         path,
         lambda text, line: _synonym_record(text, numeric_id_prefix, entity_type, str(path), line),
-        on_error,
-        report,
+        on_error=on_error,
+        report=report,
     )
 
 
