@@ -12,7 +12,14 @@ from typing import Any, NamedTuple
 
 from elkit.errors import ModelError
 
-__all__ = ["DEFAULT_ENCODER", "LoadedTransformer", "default_model_path", "load_transformer", "resolve_model_path"]
+__all__ = [
+    "DEFAULT_ENCODER",
+    "LoadedTransformer",
+    "default_model_path",
+    "load_tokenizer",
+    "load_transformer",
+    "resolve_model_path",
+]
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
@@ -47,6 +54,32 @@ def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     return Path(model)
 
 
+def _model_folder(model: str | os.PathLike[str] | None) -> Path:
+    folder = resolve_model_path(model)
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return folder
+
+
+def load_tokenizer(model: str | os.PathLike[str] | None) -> Any:
+    """Load only the fast tokenizer of a local model folder (None: the default encoder's).
+
+    Raises:
+        ModelError: The folder holds no usable fast tokenizer.
+    """
+    folder = _model_folder(model)
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, use_fast=True)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{folder}: cannot load the tokenizer: {error}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{folder}: a fast tokenizer (tokenizer.json) is needed for word alignment")
+    return tokenizer
+
+
 def load_transformer(model: str | os.PathLike[str] | None, *, pretrained: bool = True) -> LoadedTransformer:
     """Load a local Hugging Face model folder and its fast tokenizer (never downloads).
 
@@ -58,20 +91,15 @@ def load_transformer(model: str | os.PathLike[str] | None, *, pretrained: bool =
     Raises:
         ModelError: The folder is missing, holds no usable model, or has no fast tokenizer.
     """
-    folder = resolve_model_path(model)
-    if not (folder / "config.json").is_file():
-        raise ModelError(f"{folder}: not a Hugging Face model folder (no config.json)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    folder = _model_folder(model)
+    tokenizer = load_tokenizer(folder)
+    from transformers import AutoConfig, AutoModel
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, use_fast=True)
         if pretrained:
             transformer = AutoModel.from_pretrained(str(folder), local_files_only=True)
         else:
             transformer = AutoModel.from_config(AutoConfig.from_pretrained(str(folder), local_files_only=True))
     except (OSError, ValueError) as error:
         raise ModelError(f"{folder}: cannot load the model: {error}") from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"{folder}: a fast tokenizer (tokenizer.json) is needed for word alignment")
     return LoadedTransformer(tokenizer, transformer)

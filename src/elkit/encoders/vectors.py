@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from elkit.encoders.transformers import load_transformer
+from elkit.encoders.transformers import load_tokenizer, load_transformer
 from elkit.errors import DataError, ModelError
 from elkit.progress import progress_bar
 from elkit.settings import Settings
@@ -214,7 +214,7 @@ def gather_words(
             raise DataError(f"{path}: cannot read words: {error}") from error
         words.update(line.strip() for line in text.splitlines() if line.strip())
     if model_vocabulary:
-        tokenizer = load_transformer(model).tokenizer
+        tokenizer = load_tokenizer(model)
         words.update(
             token for token in tokenizer.get_vocab() if token.isprintable() and not token.startswith(("##", "["))
         )
