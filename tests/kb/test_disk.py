@@ -7,7 +7,7 @@ import pytest
 
 from elkit.errors import KBError
 from elkit.kb import DiskKB, Entity, InMemoryKB, KBBuilder, KnowledgeBase, open_kb
-from elkit.kb.index import fingerprint
+from elkit.kb.layout import fingerprint
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
 from tests.kb.support import ALIAS_TABLE, write_entities, write_text
 

@@ -27,9 +27,10 @@ import numpy as np
 
 from elkit.errors import FormatError, KBError
 from elkit.io.lines import OnError, ReadReport
-from elkit.kb.compile import compile_index, save_index
+from elkit.kb.compile import compile_index
 from elkit.kb.entity import Entity
 from elkit.kb.index import KBIndex
+from elkit.kb.layout import save_index
 from elkit.kb.normalize import AliasNormalizer
 from elkit.kb.sources import AliasRow, EntityRecord
 

@@ -1,4 +1,4 @@
-"""Compile checked KB contents into a `KBIndex`, and write one to a folder.
+"""Compile checked KB contents into a `KBIndex` (`elkit.kb.layout.save_index` writes one to a folder).
 
 The builder (`elkit.kb.builder`) reads and checks the sources; this module only turns the checked rows into
 tries and flat arrays. Every step is vectorised with numpy so that tens of millions of aliases compile in
@@ -8,10 +8,7 @@ minutes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import marisa_trie
@@ -20,21 +17,11 @@ import numpy as np
 from elkit.errors import KBError
 from elkit.kb.entity import Entity
 from elkit.kb.grams import bucket_bits_for, key_gram_buckets
-from elkit.kb.index import (
-    ARRAYS,
-    BLOBS,
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    MANIFEST,
-    TRIES,
-    KBIndex,
-    array_file,
-    fingerprint,
-    full_digest,
-)
+from elkit.kb.index import KBIndex
+from elkit.kb.layout import ARRAYS, FORMAT_NAME, FORMAT_VERSION
 from elkit.kb.normalize import AliasNormalizer
 
-__all__ = ["compile_index", "save_index"]
+__all__ = ["compile_index"]
 
 Report = Callable[[str], None]
 _GRAM_CHUNK = 200_000
@@ -230,49 +217,3 @@ def _gram_index(key_trie: marisa_trie.Trie, bits: int) -> tuple[np.ndarray, np.n
     np.cumsum(np.bincount(buckets, minlength=1 << bits), out=offsets[1:])
     key_grams = np.minimum(np.bincount(gram_keys, minlength=len(key_trie)), np.iinfo(np.uint16).max)
     return offsets, gram_keys, key_grams
-
-
-def save_index(index: KBIndex, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write a compiled index to `folder` (written beside it first, then moved into place).
-
-    Args:
-        index: The compiled index.
-        folder: The KB folder to create.
-        overwrite: Replace an existing KB folder.
-
-    Returns:
-        The folder.
-
-    Raises:
-        KBError: The folder exists and `overwrite` is False, or exists and is not a KB.
-    """
-    target = Path(folder)
-    if target.exists():
-        if not overwrite:
-            raise KBError(f"{target}: already exists (pass overwrite=True / --overwrite to replace it)")
-        if not (target / MANIFEST).is_file():
-            raise KBError(f"{target}: exists and is not an elkit KB; refusing to replace it")
-    partial = target.with_name(target.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    for name in TRIES:
-        index.tries[name].save(str(partial / f"{name}.marisa"))
-    for name, dtype in ARRAYS.items():
-        index.arrays[name].astype(np.dtype(dtype), copy=False).tofile(partial / array_file(name, dtype))
-    for name in BLOBS:
-        (partial / f"{name}.bin").write_bytes(bytes(index.blobs[name]))
-    if index.vectors is not None and index.dense is not None:
-        np.ascontiguousarray(index.vectors, dtype=np.float16).tofile(partial / "vectors.f16")
-        index.dense.save(str(partial / "dense.usearch"))
-    manifest = dict(index.manifest)
-    manifest["files"] = {
-        path.name: {"size": path.stat().st_size, "fingerprint": fingerprint(path), "sha256": full_digest(path)}
-        for path in sorted(partial.iterdir())
-    }
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
-    index.path = target
-    return target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -10,7 +9,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from elkit.errors import KBError
-from elkit.kb.index import MANIFEST, KBIndex, fingerprint, full_digest, read_kb_manifest
+from elkit.kb.index import KBIndex
+from elkit.kb.layout import MANIFEST, file_entry, read_kb_manifest, write_kb_manifest
 
 __all__ = ["TextEncoderLike", "attach_vectors", "embed_kb", "unit_texts"]
 
@@ -143,12 +143,6 @@ def write_dense(folder: Path, vectors: Any, dense: Any, spec: dict[str, Any]) ->
     for name in ("vectors.f16", "dense.usearch"):
         (folder / f"{name}.partial").replace(folder / name)
         path = folder / name
-        manifest["files"][name] = {
-            "size": path.stat().st_size,
-            "fingerprint": fingerprint(path),
-            "sha256": full_digest(path),
-        }
+        manifest["files"][name] = file_entry(path)
     manifest["dense"] = spec
-    partial = folder / f"{MANIFEST}.partial"
-    partial.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    partial.replace(folder / MANIFEST)
+    write_kb_manifest(folder, manifest, f"{MANIFEST}.partial").replace(folder / MANIFEST)

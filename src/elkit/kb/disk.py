@@ -8,9 +8,10 @@ from pathlib import Path
 
 from elkit.doc import Candidate
 from elkit.errors import KBError
-from elkit.kb.base import IndexedKB
 from elkit.kb.entity import Entity
-from elkit.kb.index import KBIndex, full_digest
+from elkit.kb.index import KBIndex
+from elkit.kb.indexed import IndexedKB
+from elkit.kb.layout import full_digest
 
 __all__ = ["DiskKB"]
 

@@ -1,29 +1,13 @@
-"""The compiled, read-only form of a knowledge base: tries and flat arrays, in memory or memory-mapped.
+"""Lookups over a compiled, read-only KB: tries and flat arrays, in memory or memory-mapped.
 
-Layout of a KB folder (format version 1)::
-
-    manifest.json          counts, normaliser settings, and for every file its size and a fingerprint
-    entities.marisa        primary entity ids → row
-    other_ids.marisa       other ids → other_id_rows[key id] → row
-    records.bin            one JSON record per entity row, located by record_offsets
-    alias_ids.bin          the entity id of each alias row, located by alias_id_offsets (saves a trie walk)
-    popularity.f32         popularity by row
-    aliases.marisa         exact aliases → alias_offsets → (alias_entities, alias_priors), best prior first
-    keys.marisa            normalised keys → key_offsets → (key_entities, key_priors)
-    key_grams.u16          number of distinct 3-grams of each key
-    gram_offsets.i64       hashed 3-gram bucket → key ids in gram_keys (the fuzzy index)
-    vectors.f16            entity vectors by row (optional)
-    dense.usearch          approximate nearest-neighbour index over the vectors (optional)
-
-Opening maps every file; nothing is read until a lookup touches it.
+What the files are and how they are read and written is in `elkit.kb.layout`. Opening maps every file; nothing
+is read until a lookup touches it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import mmap
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,68 +21,13 @@ from elkit.doc import Candidate
 from elkit.errors import KBError
 from elkit.kb.entity import Entity
 from elkit.kb.grams import query_gram_buckets
+from elkit.kb.layout import FORMAT_NAME, FORMAT_VERSION, check_shapes, map_index_files, open_dense
 from elkit.kb.normalize import AliasNormalizer
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KBIndex"]
 
-FORMAT_NAME = "elkit-kb"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-_FINGERPRINT_BYTES = 4096
 _EXACT: dict[str, float] = {"exact": 1.0}  # shared by exact candidates: Candidate.scores is read-only
 _new_tuple = tuple.__new__
-
-ARRAYS: dict[str, str] = {
-    "record_offsets": "i8",
-    "popularity": "f8",
-    "other_id_rows": "i4",
-    "alias_offsets": "i8",
-    "alias_entities": "i4",
-    "alias_priors": "f8",
-    "alias_id_offsets": "i8",
-    "key_offsets": "i8",
-    "key_entities": "i4",
-    "key_priors": "f8",
-    "key_grams": "u2",
-    "gram_offsets": "i8",
-    "gram_keys": "i4",
-}
-TRIES = ("entities", "other_ids", "aliases", "keys")
-BLOBS = ("records", "alias_ids")
-_SUFFIX = {"f8": "f64", "i8": "i64", "i4": "i32", "f4": "f32", "u2": "u16", "f2": "f16"}
-
-
-def array_file(name: str, dtype: str) -> str:
-    """Return the file name of a named array."""
-    return f"{name}.{_SUFFIX[dtype]}"
-
-
-def fingerprint(path: Path) -> str:
-    """Hash the first and last 4 KiB of a file: cheap enough for every open, catches truncation and most damage."""
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as handle:
-        digest.update(handle.read(_FINGERPRINT_BYTES))
-        if size > _FINGERPRINT_BYTES:
-            handle.seek(max(_FINGERPRINT_BYTES, size - _FINGERPRINT_BYTES))
-            digest.update(handle.read())
-    return digest.hexdigest()
-
-
-def full_digest(path: Path) -> str:
-    """Return the SHA-256 of a whole file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _map_file(path: Path) -> memoryview:
-    if path.stat().st_size == 0:
-        return memoryview(b"")
-    with path.open("rb") as handle:
-        return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
 
 
 class KBIndex:
@@ -380,136 +309,15 @@ class KBIndex:
             KBError: The folder is not a KB, or a file is missing, truncated or damaged.
         """
         folder = Path(path)
-        manifest = read_kb_manifest(folder)
-        files = manifest["files"]
-        for name, spec in files.items():
-            _check_file(folder, name, spec)
-        tries = {}
-        for name in TRIES:
-            trie = marisa_trie.Trie()
-            try:
-                trie.mmap(str(folder / f"{name}.marisa"))
-            except (RuntimeError, OSError, ValueError) as error:
-                raise KBError(f"{folder / f'{name}.marisa'}: cannot be opened as a trie: {error}") from None
-            tries[name] = trie
-        arrays = {}
-        for name, dtype in ARRAYS.items():
-            view = _map_file(folder / array_file(name, dtype))
-            arrays[name] = np.frombuffer(view, dtype=np.dtype(dtype))
-        blobs = {name: _map_file(folder / f"{name}.bin") for name in BLOBS}
+        manifest, tries, arrays, blobs = map_index_files(folder)
         index = cls(tries, arrays, blobs, manifest, path=folder)
-        _check_shapes(index, folder)
+        check_shapes(index, folder)
         dense_spec = manifest.get("dense")
         if dense_spec:
-            index.vectors, index.dense = _open_dense(folder, dense_spec, index.entity_count)
+            index.vectors, index.dense = open_dense(folder, dense_spec, index.entity_count)
         return index
 
 
 def _scalar_view(array: np.ndarray) -> memoryview:
     """A 1-D memoryview: indexing it gives Python numbers without numpy's scalar boxing."""
     return memoryview(np.ascontiguousarray(array))
-
-
-def read_kb_manifest(folder: Path) -> dict[str, Any]:
-    """Read and check a KB folder's manifest.
-
-    Raises:
-        KBError: It is missing, not JSON, or not an elkit KB of a supported version.
-    """
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise KBError(f"{folder}: no such KB folder")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KBError(f"{path}: missing; {folder} is not an elkit KB (build one with `elkit kb build`)") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise KBError(f"{path}: damaged manifest ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise KBError(f"{path}: not an elkit KB manifest")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise KBError(f"{path}: KB format version {manifest.get('version')!r} is not supported (need {FORMAT_VERSION})")
-    _check_manifest_fields(manifest, path)
-    return manifest
-
-
-def _check_manifest_fields(manifest: dict[str, Any], path: Path) -> None:
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise KBError(f"{path}: the manifest lists no files [files]")
-    for name, spec in files.items():
-        if (
-            not isinstance(spec, dict)
-            or not isinstance(spec.get("size"), int)
-            or not isinstance(spec.get("fingerprint"), str)
-        ):
-            raise KBError(f"{path}: files.{name} must be an object with an integer size and a fingerprint")
-    required = [f"{name}.marisa" for name in TRIES] + [f"{name}.bin" for name in BLOBS]
-    required += [array_file(name, dtype) for name, dtype in ARRAYS.items()]
-    missing = [name for name in required if name not in files]
-    if missing:
-        raise KBError(f"{path}: the manifest does not list {', '.join(missing)} (damaged or incomplete KB)")
-    bits = manifest.get("gram_bits")
-    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 32:
-        raise KBError(f"{path}: gram_bits must be an integer in [1, 32], got {bits!r}")
-    if not isinstance(manifest.get("normalizer", {}), dict):
-        raise KBError(f"{path}: normalizer must be an object, got {manifest.get('normalizer')!r}")
-    dense = manifest.get("dense")
-    if dense is not None and (not isinstance(dense, dict) or not isinstance(dense.get("dim"), int)):
-        raise KBError(f"{path}: dense must be an object with an integer dim, got {dense!r}")
-
-
-def _check_file(folder: Path, name: str, spec: dict[str, Any]) -> None:
-    file_path = folder / name
-    if not file_path.is_file():
-        raise KBError(f"{file_path}: missing from the KB")
-    size = file_path.stat().st_size
-    if size != spec.get("size"):
-        raise KBError(f"{file_path}: {size} bytes, the manifest says {spec.get('size')} (truncated or replaced)")
-    if fingerprint(file_path) != spec.get("fingerprint"):
-        raise KBError(f"{file_path}: contents do not match the manifest (damaged or replaced)")
-
-
-def _check_shapes(index: KBIndex, folder: Path) -> None:
-    arrays = index.arrays
-    expected = {
-        "record_offsets": index.entity_count + 1,
-        "popularity": index.entity_count,
-        "other_id_rows": len(index.tries["other_ids"]),
-        "alias_offsets": index.alias_count + 1,
-        "key_offsets": index.key_count + 1,
-        "key_grams": index.key_count,
-        "alias_priors": len(arrays["alias_entities"]),
-        "key_priors": len(arrays["key_entities"]),
-        "alias_id_offsets": len(arrays["alias_entities"]) + 1,
-        "gram_offsets": (1 << index.gram_bits) + 1,
-    }
-    for name, length in expected.items():
-        if len(arrays[name]) != length:
-            raise KBError(f"{folder}: {name} has {len(arrays[name])} entries, expected {length} (damaged KB)")
-    ends = {
-        "record_offsets": len(index.records),
-        "alias_id_offsets": len(index.blobs["alias_ids"]),
-        "alias_offsets": len(arrays["alias_entities"]),
-        "key_offsets": len(arrays["key_entities"]),
-        "gram_offsets": len(arrays["gram_keys"]),
-    }
-    for name, end in ends.items():
-        if int(arrays[name][0]) != 0 or int(arrays[name][-1]) != end:
-            raise KBError(f"{folder}: {name} does not span its data (damaged KB)")
-
-
-def _open_dense(folder: Path, spec: dict[str, Any], entity_count: int) -> tuple[np.ndarray, Any]:
-    from usearch.index import Index
-
-    dim = int(spec["dim"])
-    vectors = np.frombuffer(_map_file(folder / "vectors.f16"), dtype=np.float16)
-    if vectors.size != entity_count * dim:
-        raise KBError(f"{folder / 'vectors.f16'}: has {vectors.size} values, expected {entity_count} x {dim}")
-    try:
-        dense = Index.restore(str(folder / "dense.usearch"), view=True)
-    except Exception as error:  # usearch raises plain RuntimeError / ValueError subclasses
-        raise KBError(f"{folder / 'dense.usearch'}: cannot be opened: {error}") from None
-    if dense is None or dense.ndim != dim:
-        raise KBError(f"{folder / 'dense.usearch'}: not a {dim}-dimensional usearch index")
-    return vectors.reshape(entity_count, dim), dense

@@ -10,11 +10,11 @@ import numpy as np
 
 from elkit.doc import Candidate
 from elkit.errors import KBError
-from elkit.kb.base import IndexedKB
 from elkit.kb.builder import KBBuilder
 from elkit.kb.disk import DiskKB
 from elkit.kb.entity import Entity
 from elkit.kb.index import KBIndex
+from elkit.kb.indexed import IndexedKB
 from elkit.kb.normalize import AliasNormalizer
 
 __all__ = ["InMemoryKB"]
