@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from elkit.annotate.recipes import SOURCE_INDEX, Recipe
+from elkit.annotate.recipes.base import SOURCE_INDEX, Recipe
 from elkit.annotate.store import ANSWERS, Store
 from elkit.doc import NIL
 from elkit.errors import DataError

@@ -172,7 +172,7 @@ def create_app(controller: Controller, *, max_body: int = MAX_BODY) -> FastAPI:
 
 def search_kb(kb: Any, query: str, limit: int = 10) -> list[dict[str, Any]]:
     """KB entities for a search box: an exact id first, then alias, normalised and fuzzy matches."""
-    from elkit.annotate.recipes import entity_option
+    from elkit.annotate.recipes.el_manual import entity_option
 
     query = query.strip()
     found: dict[str, float] = {}
