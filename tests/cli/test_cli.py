@@ -105,3 +105,46 @@ def test_apply_reports_bad_lines(tmp_path, capsys):
 def test_usage_errors(capsys, arguments):
     code, _, _ = run(capsys, *arguments)
     assert code == 2
+
+
+def test_stats_of_a_missing_path_says_it_is_neither_a_file_nor_a_dataset(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ELKIT_DATABASE", f"sqlite:///{tmp_path / 'elkit.db'}")
+    missing = tmp_path / "train.conll"
+    code, _, err = run(capsys, "stats", str(missing))
+    assert code == 3
+    message = err.strip().splitlines()[-1]
+    assert "neither a corpus file (no such path) nor a dataset" in message and str(missing) in message
+    assert "Traceback" not in err
+
+
+def test_stats_with_db_names_a_dataset_even_when_a_file_has_that_name(tmp_path, capsys):
+    path = tmp_path / "train.tsv"
+    path.write_text(AIDA, encoding="utf-8")
+    code, _, err = run(capsys, "stats", str(path), "--db", str(tmp_path / "db.sqlite"))
+    assert code == 3 and f"no dataset {str(path)!r}" in err and "leave out --db" in err
+
+
+def test_linking_scores_on_mismatched_documents_are_a_data_error_not_a_bug(tmp_path, monkeypatch, capsys):
+    from elkit.doc import Doc
+    from elkit.kb import InMemoryKB
+
+    class FakeLinker:  # stands in for the entity linker: the scoring is what is tested
+        name = "linker"
+        kb = InMemoryKB()
+
+    class FakePipeline:
+        components = [("linker", FakeLinker())]
+        pipe_names = ["linker"]
+
+    def other_texts(linker, gold, batch_size=64):
+        return [Doc.from_words(["Something", "else"]) for _ in gold]
+
+    monkeypatch.setattr("elkit.cli.train.load", lambda model: FakePipeline())
+    monkeypatch.setattr("elkit.linking.EntityLinker", FakeLinker)
+    monkeypatch.setattr("elkit.linking.link_gold_mentions", other_texts)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "Paris is big", "spans": [{"start": 0, "end": 5, "label": "LOC",
+                                                                     "kb_id": "Q90"}]}) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "evaluate", str(tmp_path / "model"), str(gold))
+    assert code == 3
+    assert "predicted and gold texts differ" in err and "Traceback" not in err

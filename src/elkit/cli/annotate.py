@@ -1,4 +1,4 @@
-"""``elkit annotate`` and the dataset commands (db-in, db-out, stats, drop, data-to-spacy, train-curve)."""
+"""``elkit annotate`` and the dataset commands (db-in, db-out, drop, data-to-spacy, train-curve)."""
 
 from __future__ import annotations
 
@@ -9,48 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from elkit.cli.main import app, error_console
-from elkit.errors import ConfigError, DataError
+from elkit.cli.app import error_console
+from elkit.cli.common import DB_HELP, open_store, parse_overrides, split_names
+from elkit.cli.material import training_material
+from elkit.errors import DataError
 
-__all__ = ["annotate", "data_to_spacy", "dataset_stats", "db_in", "db_out", "drop", "train_curve"]
-
-_DB_HELP = "Database: a SQLAlchemy URL or SQLite file (default $ELKIT_DATABASE, else $ELKIT_HOME/elkit.db)."
-
-
-def _store(db: str | None) -> object:
-    from elkit.annotate import Store
-
-    return Store(db)
+__all__ = ["annotate", "data_to_spacy", "db_in", "db_out", "drop", "train_curve"]
 
 
-def _labels(values: list[str]) -> list[str]:
-    return [label.strip() for value in values for label in value.split(",") if label.strip()]
-
-
-def build_recipe(recipe: str, dataset: str, source: str, *, labels: list[str], patterns: Path | None,
-                 model: Path | None, kb: Path | None, store: object, cache_dir: Path | None = None) -> object:
-    """Configure a recipe by name (the plain function behind ``elkit annotate``)."""
-    from elkit.annotate import recipes
-
-    if recipe == "ner.manual":
-        return recipes.ner_manual(dataset, source, labels, patterns=patterns)
-    if recipe == "ner.correct":
-        if model is None:
-            raise ConfigError("ner.correct needs --model")
-        return recipes.ner_correct(dataset, source, model, labels)
-    if recipe == "ner.teach":
-        if model is None:
-            raise ConfigError("ner.teach needs --model")
-        return recipes.ner_teach(dataset, source, model, labels, patterns=patterns)
-    if recipe == "el.manual":
-        return recipes.el_manual(dataset, source, kb=kb, model=model, patterns=patterns, cache_dir=cache_dir)
-    if recipe == "review":
-        return recipes.review(dataset, [name.strip() for name in source.split(",") if name.strip()],
-                              store)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown recipe {recipe!r} (recipes: {', '.join(recipes.RECIPES)})")
-
-
-@app.command()
 def annotate(
     recipe: str = typer.Argument(..., help="ner.manual, ner.correct, ner.teach, el.manual or review."),
     dataset: str = typer.Argument(..., help="Dataset the answers are stored in."),
@@ -59,7 +25,7 @@ def annotate(
     patterns: Path | None = typer.Option(None, "--patterns", help="patterns.jsonl whose matches are pre-marked."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A trained pipeline (ner.correct, ner.teach)."),
     kb: Path | None = typer.Option(None, "--kb", help="el.manual: a KB folder or an entities.jsonl."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback unless you say otherwise)."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port."),
     overlap: bool = typer.Option(True, "--overlap/--no-overlap",
@@ -69,23 +35,23 @@ def annotate(
 ) -> None:
     """Start the annotation server and its web UI (open http://HOST:PORT/?session=NAME)."""
     from elkit.annotate.controller import Controller
+    from elkit.annotate.recipes import RecipeOptions, build_recipe
     from elkit.annotate.server import serve
     from elkit.annotate.store import check_name
 
     check_name(dataset)
-    store = _store(db)
-    configured = build_recipe(recipe, dataset, source, labels=_labels(label), patterns=patterns, model=model,
-                              kb=kb, store=store, cache_dir=cache_dir)
-    controller = Controller(configured, store, overlap=overlap, batch_size=batch_size)  # type: ignore[arg-type]
+    store = open_store(db)
+    options = RecipeOptions(dataset, source, labels=tuple(split_names(label)), patterns=patterns, model=model, kb=kb,
+                            store=store, cache_dir=cache_dir)
+    controller = Controller(build_recipe(recipe, options), store, overlap=overlap, batch_size=batch_size)
     serve(controller, host=host, port=port)
 
 
-@app.command("db-in")
 def db_in(
     dataset: str = typer.Argument(..., help="Dataset to add the answers to (created when missing)."),
     path: Path = typer.Argument(..., help="JSONL of answered tasks (Prodigy's db-out format, or plain tasks)."),
     answer: str = typer.Option("accept", "--answer", help="Answer for tasks that have none."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Import answers; every line is checked first, and nothing is written if one is bad."""
     from elkit.annotate.data import import_answers, read_answers_file
@@ -95,66 +61,48 @@ def db_in(
     tasks = read_answers_file(path, default_answer=answer)
     if not tasks:
         raise DataError(f"{path}: no tasks")
-    new = import_answers(_store(db), dataset, tasks)  # type: ignore[arg-type]
+    new = import_answers(open_store(db), dataset, tasks)
     typer.echo(f"imported {len(tasks):,} answers into {dataset!r} ({new:,} new, {len(tasks) - new:,} replaced)")
 
 
-@app.command("db-out")
 def db_out(
     dataset: str = typer.Argument(..., help="Dataset to export."),
     output: Path | None = typer.Argument(None, help="JSONL file (default: standard output)."),
     answer: str | None = typer.Option(None, "--answer", help="Only answers of this kind (accept, reject, ignore)."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Export a dataset as Prodigy-compatible JSONL."""
     from elkit.annotate.data import export_answers
 
-    store = _store(db)
+    store = open_store(db)
     if output is None:
-        count = export_answers(store, dataset, sys.stdout, answer=answer)  # type: ignore[arg-type]
+        count = export_answers(store, dataset, sys.stdout, answer=answer)
     else:
         with open(output, "w", encoding="utf-8") as stream:
-            count = export_answers(store, dataset, stream, answer=answer)  # type: ignore[arg-type]
+            count = export_answers(store, dataset, stream, answer=answer)
     error_console.print(f"exported {count:,} answers from {dataset!r}" + (f" to {output}" if output else ""))
 
 
-def dataset_stats(dataset: str | None, db: str | None) -> None:
-    """Print the datasets in the database, or one dataset's counts (``elkit stats`` without a corpus file)."""
-    store = _store(db)
-    console = Console()
-    names = [dataset] if dataset else store.datasets()  # type: ignore[attr-defined]
-    table = Table(title=f"datasets in {store!r}")
-    for column in ("dataset", "examples", "inputs", "accept", "reject", "ignore", "sessions", "created"):
-        table.add_column(column)
-    for name in names:
-        found = store.stats(name)  # type: ignore[attr-defined]
-        table.add_row(name, *(f"{found[key]:,}" for key in ("examples", "inputs", "accept", "reject", "ignore")),
-                      ", ".join(session or "-" for session in found["sessions"]), found["created"] or "")
-    console.print(table)
-
-
-@app.command()
 def drop(
     dataset: str = typer.Argument(..., help="Dataset to delete, with all its answers."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Delete a dataset and its answers."""
-    count = _store(db).drop_dataset(dataset)  # type: ignore[attr-defined]
+    count = open_store(db).drop_dataset(dataset)
     typer.echo(f"dropped {dataset!r} ({count:,} answers)")
 
 
-@app.command("data-to-spacy")
 def data_to_spacy(
     output: Path = typer.Argument(..., help="Folder for train.spacy and dev.spacy."),
     datasets: list[str] = typer.Option(..., "--ner", help="Datasets to export (repeat or comma separate)."),
     eval_split: float = typer.Option(0.2, "--eval-split", min=0.0, max=0.9, help="Share held out as dev."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Export accepted annotations as spaCy DocBin train / dev files (binary answers are left out)."""
     from elkit.annotate.data import load_examples, split_dev
     from elkit.corpora.docbin import write_docbin
 
-    data = load_examples(_store(db), _labels(datasets))  # type: ignore[arg-type]
+    data = load_examples(open_store(db), split_names(datasets))
     if not data.complete:
         raise DataError("no accepted manual annotations to export")
     train_docs, dev_docs = split_dev(data.complete, eval_split) if eval_split > 0 else (data.complete, [])
@@ -166,7 +114,6 @@ def data_to_spacy(
     typer.echo(f"wrote {written:,} training and {held:,} dev documents to {output}")
 
 
-@app.command("train-curve")
 def train_curve(
     config: Path = typer.Argument(..., help="Pipeline config (.toml) with a [training] section."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the runs, curve.json and curve.png."),
@@ -176,11 +123,10 @@ def train_curve(
     binary: bool = typer.Option(False, "--binary", help="Learn from accept / reject answers too."),
     eval_split: float = typer.Option(0.2, "--eval-split", min=0.05, max=0.9, help="Dev share without --dev."),
     samples: int = typer.Option(4, "--n-samples", min=2, max=10, help="Points on the curve (4: 25/50/75/100%)."),
-    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     override: list[str] = typer.Option([], "--set", help="Config override, e.g. --set training.max_epochs=5"),
 ) -> None:
     """Train on growing shares of the data and print the dev F1 at each: does more data still help?"""
-    from elkit.cli.train import parse_overrides, training_material
     from elkit.training.curve import train_curve as run_curve
 
     train_items, dev_docs = training_material(datasets, train_path, dev_path, binary, eval_split, db)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from elkit.cli.main import app, error_console
-from elkit.cli.progress import track
+from elkit.cli.app import error_console
+from elkit.cli.common import dataset_stats
 from elkit.corpora import FORMATS, ReadReport, corpus_stats, detect_format, format_from_suffix, read_corpus
 from elkit.corpora.formats import write_corpus
 from elkit.errors import ConfigError
+from elkit.progress import track
 
 __all__ = ["convert", "stats"]
 
@@ -34,7 +35,6 @@ def _print_report(report: ReadReport, lenient: bool) -> None:
         typer.echo(f"skipped {report.skipped_count:,} bad records", err=True)
 
 
-@app.command()
 def stats(
     target: str | None = typer.Argument(
         None, metavar="[FILE|DATASET]",
@@ -46,8 +46,6 @@ def stats(
 ) -> None:
     """Count a corpus file's documents, tokens, entities and links; or show the annotation datasets' answers."""
     if target is None or db is not None or not Path(target).exists():
-        from elkit.cli.annotate import dataset_stats
-
         dataset_stats(target, db)
         return
     path = Path(target)
@@ -71,7 +69,6 @@ def stats(
     _print_report(report, lenient)
 
 
-@app.command()
 def convert(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="The corpus file to read."),
     output_path: Path = typer.Argument(..., metavar="OUTPUT", help="The file to write."),

@@ -6,20 +6,16 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from elkit.cli.main import app, error_console
-from elkit.cli.progress import track
+from elkit.cli.app import error_console
 from elkit.corpora import read_corpus
 from elkit.errors import ConfigError
 from elkit.kb import AliasNormalizer, KBBuilder, open_kb
 from elkit.kb.enrich import mention_alias_counts
 from elkit.kb.sources import read_alias_table, read_entities_jsonl, read_synonyms
+from elkit.progress import progress_bar, track
 
-__all__ = ["kb_app"]
-
-kb_app = typer.Typer(help="Build, inspect, embed and query knowledge bases.", no_args_is_help=True)
-app.add_typer(kb_app, name="kb")
+__all__ = ["build", "embed", "info", "query"]
 
 GENERATORS = ("exact", "normalized", "fuzzy", "dense")
 
@@ -28,7 +24,6 @@ def _stage(message: str) -> None:
     error_console.print(f"[dim]… {message}[/dim]")
 
 
-@kb_app.command("build")
 def build(
     output: Path = typer.Argument(..., help="The KB folder to create."),
     entities: list[Path] = typer.Option([], "--entities", "-e", help="GLiNKER-style entities.jsonl (repeatable)."),
@@ -88,7 +83,6 @@ def _size(folder: Path) -> str:
     return f"{total / 1e6:,.2f} MB on disk"
 
 
-@kb_app.command("info")
 def info(
     path: Path = typer.Argument(..., help="A KB folder."),
     sample: int = typer.Option(3, help="How many entities to show."),
@@ -128,7 +122,6 @@ def info(
         typer.echo(f"  sample: {json.dumps(entity, ensure_ascii=False)}")
 
 
-@kb_app.command("embed")
 def embed(
     path: Path = typer.Argument(..., help="A KB folder (vectors are added to it)."),
     model: str | None = typer.Option(None, help="A local Hugging Face model folder (default all-MiniLM-L6-v2)."),
@@ -141,9 +134,8 @@ def embed(
 
     if units not in ("entities", "aliases"):
         raise ConfigError(f"--units must be 'entities' or 'aliases', got {units!r}")
-    columns = [TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=error_console, transient=True) as progress:
-        task = progress.add_task("embed", total=None)
+    with progress_bar(error_console) as progress:
+        task = progress.add_task("embedding", total=None)
         spec = embed_kb(
             path,
             TextEncoder(model),
@@ -157,7 +149,6 @@ def embed(
     )
 
 
-@kb_app.command("query")
 def query(
     path: Path = typer.Argument(..., help="A KB folder."),
     mentions: list[str] = typer.Argument(..., help="Mention texts to look up."),

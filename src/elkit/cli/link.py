@@ -13,13 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from elkit.cli.main import app, error_console
-from elkit.cli.progress import track
+from elkit.cli.app import error_console
 from elkit.corpora import ReadReport
 from elkit.corpora.texts import read_texts
 from elkit.doc import NIL, Doc
 from elkit.doc.task import doc_to_task
 from elkit.errors import ConfigError
+from elkit.progress import track
 
 __all__ = ["link"]
 
@@ -73,7 +73,6 @@ def _record(doc: Doc, kb: Any, top_k: int) -> dict[str, Any]:
     return task
 
 
-@app.command()
 def link(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Texts: .txt (one a line) or JSONL with 'text'."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file for the linked documents."),

@@ -1,49 +1,61 @@
-"""Entry point: the typer app, global options, and the mapping of elkit errors to one-line messages."""
+"""Entry point: every command registered in one place, and the mapping of elkit errors to one-line messages."""
 
 from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import typer
-from rich.console import Console
 
-from elkit import __version__
+from elkit.cli import annotate, corpus, kb, link, package, run, train
+from elkit.cli.app import app, kb_app, state, vectors_app
 from elkit.errors import ElkitError
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
 
-app = typer.Typer(
-    name="elkit",
-    help="Find named entities in text and ground them in a knowledge base.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("annotate", annotate.annotate),
+    ("db-in", annotate.db_in),
+    ("db-out", annotate.db_out),
+    ("drop", annotate.drop),
+    ("data-to-spacy", annotate.data_to_spacy),
+    ("train-curve", annotate.train_curve),
+    ("stats", corpus.stats),
+    ("convert", corpus.convert),
+    ("link", link.link),
+    ("package", package.package_command),
+    ("apply", run.apply),
+    ("train", train.train_command),
+    ("evaluate", train.evaluate),
 )
-error_console = Console(stderr=True)
-_state = {"verbose": False}
+"""The ``elkit`` commands, in the order ``elkit --help`` lists them."""
+
+KB_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("build", kb.build),
+    ("info", kb.info),
+    ("embed", kb.embed),
+    ("query", kb.query),
+)
+"""The ``elkit kb`` commands."""
+
+VECTORS_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("distill", train.distill),)
+"""The ``elkit vectors`` commands."""
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"elkit {__version__}")
-        raise typer.Exit()
+def _register() -> None:
+    for name, command in COMMANDS:
+        app.command(name)(command)
+    for name, command in KB_COMMANDS:
+        kb_app.command(name)(command)
+    for name, command in VECTORS_COMMANDS:
+        vectors_app.command(name)(command)
+    app.add_typer(kb_app, name="kb")
+    app.add_typer(vectors_app, name="vectors")
 
 
-@app.callback()
-def _global_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tracebacks on errors."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the elkit version and exit."
-    ),
-) -> None:
-    """Find named entities in text and ground them in a knowledge base."""
-    _state["verbose"] = verbose
-
-
-def _register_commands() -> None:
-    from elkit.cli import annotate, corpus, kb, link, package, run, train  # noqa: F401 - the modules add their commands to ``app``
+_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: Arguments without the program name; ``sys.argv[1:]`` when None.
     """
-    _register_commands()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=arguments, prog_name="elkit", standalone_mode=False)
@@ -69,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             typer.echo(f"error: {error}", err=True)
         return int(getattr(error, "exit_code", 2))
     except ElkitError as error:
-        if _state["verbose"] or "--verbose" in arguments or "-v" in arguments:
+        if state["verbose"] or "--verbose" in arguments or "-v" in arguments:
             typer.echo(traceback.format_exc(), err=True)
         typer.echo(f"error: {error}", err=True)
         return error.exit_code

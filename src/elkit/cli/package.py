@@ -7,14 +7,13 @@ from pathlib import Path
 
 import typer
 
-from elkit.cli.main import app, error_console
+from elkit.cli.app import error_console
 from elkit.errors import ConfigError
 from elkit.packaging import BUILD_FORMATS, package, validate_version
 
 __all__ = ["package_command"]
 
 
-@app.command("package")
 def package_command(
     model_dir: Path = typer.Argument(
         ..., metavar="MODEL_DIR", help="A saved pipeline directory (Pipeline.to_disk, with manifest.json)."

@@ -10,19 +10,18 @@ from pathlib import Path
 
 import typer
 
-from elkit.cli.main import app, error_console
-from elkit.cli.progress import track
+from elkit.cli.app import error_console
 from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
 from elkit.corpora.texts import read_texts
 from elkit.doc import Doc
 from elkit.packaging import load
+from elkit.progress import track
 
 __all__ = ["apply"]
 
 
 
-@app.command()
 def apply(
     model: Path = typer.Argument(..., help="A saved pipeline directory or a pipeline config (.toml)."),
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Texts: .txt (one a line) or JSONL with 'text'."),

@@ -7,79 +7,17 @@ from pathlib import Path
 
 import typer
 
-from elkit.cli.main import app, error_console
-from elkit.corpora import ReadReport, read_corpus
-from elkit.doc import Doc, Example
-from elkit.errors import ConfigError, DataError
+from elkit.cli.app import error_console
+from elkit.cli.common import parse_overrides, read_docs
+from elkit.cli.material import training_material
+from elkit.doc import Doc
+from elkit.errors import DataError
 from elkit.evaluation import evaluate_ner
 from elkit.packaging import load
 
-__all__ = ["evaluate", "parse_overrides", "train_command", "training_material"]
-
-vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
-app.add_typer(vectors_app, name="vectors")
+__all__ = ["distill", "evaluate", "train_command"]
 
 
-def _read_docs(path: Path, format: str | None, lenient: bool) -> list[Doc]:
-    report = ReadReport()
-    docs = list(read_corpus(path, format, on_error="skip" if lenient else "raise", report=report))
-    if lenient and report.skipped_count:
-        typer.echo(f"{path}: skipped {report.skipped_count:,} bad records", err=True)
-    if not docs:
-        raise DataError(f"{path}: no documents")
-    return docs
-
-
-def parse_overrides(values: list[str]) -> dict[str, object]:
-    """``section.key=value`` strings as a dict; values are parsed as JSON when they can be."""
-    overrides: dict[str, object] = {}
-    for item in values:
-        key, separator, raw = item.partition("=")
-        if not separator or not key:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        try:
-            overrides[key] = json.loads(raw)
-        except ValueError:
-            overrides[key] = raw
-    return overrides
-
-
-def training_material(datasets: list[str], train_path: Path | None, dev_path: Path | None, binary: bool,
-                      eval_split: float, db: str | None, *, format: str | None = None,
-                      lenient: bool = False) -> tuple[list[Doc | Example], list[Doc]]:
-    """Training items and dev documents from annotation datasets and / or corpus files.
-
-    Raises:
-        ConfigError: Neither datasets nor a training file, or nothing to evaluate on.
-    """
-    names = [name.strip() for value in datasets for name in value.split(",") if name.strip()]
-    if not names and train_path is None:
-        raise ConfigError("give a training corpus (--train) or annotation datasets (--dataset)")
-    items: list[Doc | Example] = []
-    dev_docs = _read_docs(dev_path, format, lenient) if dev_path is not None else []
-    if train_path is not None:
-        items.extend(_read_docs(train_path, format, lenient))
-    if names:
-        from elkit.annotate import Store
-        from elkit.annotate.data import load_examples, split_dev
-
-        data = load_examples(Store(db), names, binary=binary)
-        for reason, count in data.skipped.items():
-            error_console.print(f"left out {count:,} {reason}")
-        complete = data.complete
-        if dev_path is None:
-            complete, dev_docs = split_dev(complete, eval_split)
-            error_console.print(f"held out {len(dev_docs):,} of the annotated texts for evaluation")
-        items.extend(complete)
-        items.extend(data.partial)
-    if not items:
-        raise DataError("nothing to train on")
-    if not dev_docs:
-        raise ConfigError("nothing to evaluate on: give --dev, or datasets with accepted manual annotations")
-    return items, dev_docs
-
-
-@app.command("train")
 def train_command(
     config: Path = typer.Argument(..., help="Pipeline config (.toml) with a [training] section."),
     train_path: Path | None = typer.Option(None, "--train",
@@ -126,7 +64,6 @@ def train_command(
     typer.echo(f"ents_f: {best['ents_f']:.4f}")
 
 
-@app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="A trained pipeline directory (or installed model package name)."),
     data: Path = typer.Argument(..., help="Gold corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
@@ -141,7 +78,7 @@ def evaluate(
     gold mentions, and end-to-end P / R / F1 of (span, id) when the pipeline also finds the mentions.
     """
     nlp = load(model)
-    gold = _read_docs(data, format, lenient)
+    gold = read_docs(data, format, lenient)
     from elkit.linking import EntityLinker
 
     linkers = [component for _, component in nlp.components if isinstance(component, EntityLinker)]
@@ -164,7 +101,6 @@ def evaluate(
     typer.echo(f"ents_f: {overall['f']:.4f}")
 
 
-@vectors_app.command("distill")
 def distill(
     output: Path = typer.Argument(..., help="Folder to write words.txt and vectors.safetensors to."),
     corpus: list[Path] = typer.Option([], "--corpus", help="Corpus whose words get vectors (repeatable)."),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from elkit.doc import NIL, Doc, Span
+from elkit.errors import DataError
 
 __all__ = ["LinkScores", "gold_id_set", "score_links"]
 
@@ -76,10 +77,10 @@ def score_links(predicted: Sequence[Doc], gold: Sequence[Doc],
     wrong. End-to-end scores compare (start, end, id) triples over all spans.
 
     Raises:
-        ValueError: When the two lists differ in length or texts.
+        DataError: When the two lists differ in length or texts.
     """
     if len(predicted) != len(gold):
-        raise ValueError(f"{len(predicted)} predicted documents against {len(gold)} gold ones")
+        raise DataError(f"{len(predicted)} predicted documents against {len(gold)} gold ones")
     scores = LinkScores()
     correct = correct_forced = 0
     nil_predicted = nil_right = nil_found = 0
@@ -87,7 +88,7 @@ def score_links(predicted: Sequence[Doc], gold: Sequence[Doc],
     e2e_predicted = e2e_gold = e2e_right = 0
     for number, (doc, reference) in enumerate(zip(predicted, gold, strict=True)):
         if doc.text != reference.text:
-            raise ValueError(f"document {number}: predicted and gold texts differ")
+            raise DataError(f"document {number}: predicted and gold texts differ")
         by_offsets: dict[tuple[int, int], Span] = {(span.start, span.end): span for span in doc.ents}
         gold_links: dict[tuple[int, int], set[str]] = {}
         for span in reference.ents:

@@ -1,0 +1,44 @@
+"""The typer apps (the ``elkit`` app and its ``kb`` and ``vectors`` groups), the shared console, global options.
+
+A leaf of the command line: it imports no command module. The commands are plain functions in the other
+modules, registered in one place, :mod:`elkit.cli.main`.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from elkit import __version__
+
+__all__ = ["app", "error_console", "kb_app", "state", "vectors_app"]
+
+app = typer.Typer(
+    name="elkit",
+    help="Find named entities in text and ground them in a knowledge base.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+kb_app = typer.Typer(help="Build, inspect, embed and query knowledge bases.", no_args_is_help=True)
+vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
+error_console = Console(stderr=True)
+state = {"verbose": False}
+"""Global options of the current run (``--verbose``)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"elkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the elkit version and exit."
+    ),
+) -> None:
+    """Find named entities in text and ground them in a knowledge base."""
+    state["verbose"] = verbose

@@ -1,0 +1,93 @@
+"""What several commands share: option parsing, the answer store, reading corpus files, the datasets table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from elkit.corpora import ReadReport, read_corpus
+from elkit.doc import Doc
+from elkit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from elkit.annotate import Store
+
+__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "read_docs", "split_names"]
+
+DB_HELP = "Database: a SQLAlchemy URL or SQLite file (default $ELKIT_DATABASE, else $ELKIT_HOME/elkit.db)."
+
+
+def split_names(values: list[str]) -> list[str]:
+    """Names given by repeating an option and / or separating them with commas, stripped, blanks dropped."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def open_store(db: str | None) -> Store:
+    """The annotation store at ``db`` (the default database when None)."""
+    from elkit.annotate import Store
+
+    return Store(db)
+
+
+def parse_overrides(values: list[str]) -> dict[str, object]:
+    """``section.key=value`` strings as a dict; values are parsed as JSON when they can be.
+
+    Raises:
+        ConfigError: A string without ``=`` or without a key.
+    """
+    overrides: dict[str, object] = {}
+    for item in values:
+        key, separator, raw = item.partition("=")
+        if not separator or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        try:
+            overrides[key] = json.loads(raw)
+        except ValueError:
+            overrides[key] = raw
+    return overrides
+
+
+def read_docs(path: Path, format: str | None, lenient: bool) -> list[Doc]:
+    """Every document of a corpus file; with ``lenient``, bad records are skipped and counted on stderr.
+
+    Raises:
+        DataError: The file has no documents (or, strict, a bad record).
+    """
+    report = ReadReport()
+    docs = list(read_corpus(path, format, on_error="skip" if lenient else "raise", report=report))
+    if lenient and report.skipped_count:
+        typer.echo(f"{path}: skipped {report.skipped_count:,} bad records", err=True)
+    if not docs:
+        raise DataError(f"{path}: no documents")
+    return docs
+
+
+def dataset_stats(dataset: str | None, db: str | None) -> None:
+    """Print the datasets in the database, or one dataset's counts (``elkit stats`` without a corpus file).
+
+    Raises:
+        DataError: ``dataset`` is not a dataset in the database (nor, without ``--db``, an existing file).
+    """
+    store = open_store(db)
+    if dataset is not None and dataset not in store:
+        known = ", ".join(store.datasets()) or "none"
+        if Path(dataset).exists():
+            raise DataError(f"no dataset {dataset!r} in {store!r} (datasets: {known}); "
+                            f"to count the corpus file {dataset}, leave out --db")
+        raise DataError(f"{dataset!r} is neither a corpus file (no such path) nor a dataset in {store!r} "
+                        f"(datasets: {known})")
+    console = Console()
+    names = [dataset] if dataset else store.datasets()
+    table = Table(title=f"datasets in {store!r}")
+    for column in ("dataset", "examples", "inputs", "accept", "reject", "ignore", "sessions", "created"):
+        table.add_column(column)
+    for name in names:
+        found = store.stats(name)
+        table.add_row(name, *(f"{found[key]:,}" for key in ("examples", "inputs", "accept", "reject", "ignore")),
+                      ", ".join(session or "-" for session in found["sessions"]), found["created"] or "")
+    console.print(table)
