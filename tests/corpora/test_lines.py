@@ -83,3 +83,10 @@ def test_the_texts_reader_and_the_format_detector_agree_with_the_sniff(tmp_path)
     assert sniff_jsonl(path)
     assert detect_format(path) == "jsonl"
     assert list(read_texts(path)) == [("Paris", {"id": 7, "source": f"{path}:2"})]
+
+
+def test_the_io_package_keeps_only_helpers_that_are_used():
+    import elkit.io
+
+    assert elkit.io.__all__ == ["MANIFEST_NAME", "pack_files", "read_manifest", "unpack_files", "write_manifest"]
+    assert not hasattr(elkit.io, "to_disk") and not hasattr(elkit.io, "from_disk")

@@ -1,44 +1,19 @@
-"""Save through a dict of named writers (each gets its own path inside a directory) plus a manifest."""
+"""The manifest of a saved pipeline: ``manifest.json`` with the elkit and Python versions, written and read."""
 
 from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from elkit.errors import ModelError
 
-__all__ = ["MANIFEST_NAME", "from_disk", "read_manifest", "to_disk", "write_manifest"]
+__all__ = ["MANIFEST_NAME", "read_manifest", "write_manifest"]
 
 MANIFEST_NAME = "manifest.json"
-
-
-def to_disk(path: str | Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
-    """Create ``path`` and call each writer with ``path / name``."""
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, writer in writers.items():
-        writer(directory / name)
-    return directory
-
-
-def from_disk(path: str | Path, readers: Mapping[str, Callable[[Path], None]]) -> Path:
-    """Call each reader with ``path / name``.
-
-    Raises:
-        ModelError: When ``path`` or an expected entry is missing.
-    """
-    directory = Path(path)
-    if not directory.is_dir():
-        raise ModelError(f"{directory}: not a directory")
-    for name, reader in readers.items():
-        if not (directory / name).exists():
-            raise ModelError(f"{directory}: missing {name!r}")
-        reader(directory / name)
-    return directory
 
 
 def write_manifest(path: str | Path, content: Mapping[str, Any]) -> None:

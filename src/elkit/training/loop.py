@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from elkit.config import PipelineConfig, TrainingConfig, load_config
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError
 from elkit.evaluation import evaluate_ner
 from elkit.pipeline import Pipeline
+from elkit.progress import progress_bar
 
 __all__ = ["TrainResult", "split_sentences", "train"]
 
@@ -212,9 +212,7 @@ def train(
         f"training {', '.join(trainable)}: {len(units):,} {settings.unit}s, {sum(map(_length, units)):,} words, "
         f"~{steps_per_epoch:,} steps per epoch, {total_steps:,} steps at most; dev: {len(dev_docs):,} documents"
     )
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[status]}")]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar(console, status=True, transient=False) as progress:
         task = progress.add_task("training", total=total_steps, status="")
         epoch = 0
         while not stop and (settings.max_epochs == 0 or epoch < settings.max_epochs):
