@@ -13,6 +13,7 @@ from elkit.cli.material import training_material
 from elkit.doc import Doc
 from elkit.errors import DataError
 from elkit.evaluation import evaluate_ner
+from elkit.evaluation.linker import LinkerEvaluation, evaluate_linker
 from elkit.packaging import load
 
 __all__ = ["distill", "evaluate", "train_command"]
@@ -83,7 +84,7 @@ def evaluate(
 
     linkers = [component for _, component in nlp.components if isinstance(component, EntityLinker)]
     if linkers:
-        _evaluate_linking(nlp, linkers[-1], gold, batch_size, output)
+        _print_linking(evaluate_linker(nlp, linkers[-1], gold, batch_size=batch_size), output)
         return
     scores = evaluate_ner(nlp, gold, batch_size=batch_size)
     typer.echo(f"{'label':<12} {'P':>7} {'R':>7} {'F':>7} {'support':>8}")
@@ -121,31 +122,13 @@ def distill(
     typer.echo(f"wrote {len(vocabulary):,} vectors of width {matrix.shape[1]} to {output}")
 
 
-def _evaluate_linking(nlp: object, linker: object, gold: list[Doc], batch_size: int, output: Path | None) -> None:
-    import time
-
-    from elkit.evaluation import score_links
-    from elkit.linking import link_gold_mentions
-
-    resolve = linker.kb.resolve  # type: ignore[attr-defined]
-    started = time.perf_counter()
-    on_gold = score_links(link_gold_mentions(linker, gold, batch_size=batch_size), gold, resolve=resolve)  # type: ignore[arg-type]
-    on_gold.mentions_per_second = sum(len(doc.ents) for doc in gold) / max(time.perf_counter() - started, 1e-9)
+def _print_linking(evaluation: LinkerEvaluation, output: Path | None) -> None:
+    on_gold, end_to_end = evaluation.on_gold, evaluation.end_to_end
     typer.echo(f"gold mentions: {on_gold.linked_mentions:,} linked, {on_gold.nil_mentions:,} NIL "
                f"({on_gold.mentions_per_second:,.0f} mentions/s)")
     typer.echo("candidate recall@k: " + ", ".join(f"@{k} {value:.4f}" for k, value in on_gold.recall_at.items()))
-    record = {"gold_mentions": on_gold.to_dict()}
-    end_to_end = None
-    if nlp.pipe_names[0] != linker.name:  # type: ignore[attr-defined]
-        texts = [doc.text for doc in gold]
-        predicted = list(nlp.pipe(texts, batch_size=batch_size))  # type: ignore[attr-defined]
-        for doc, reference in zip(predicted, gold, strict=True):
-            doc.meta.update(reference.meta)
-        retokenized = [_align(doc, reference) for doc, reference in zip(predicted, gold, strict=True)]
-        end_to_end = score_links(retokenized, gold, resolve=resolve)
-        record["end_to_end"] = end_to_end.to_dict()
     if output is not None:
-        output.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        output.write_text(json.dumps(evaluation.to_dict(), indent=2), encoding="utf-8")
         typer.echo(f"wrote {output}")
     typer.echo(f"nil_precision: {on_gold.nil_precision:.4f}")
     typer.echo(f"nil_recall: {on_gold.nil_recall:.4f}")
@@ -155,21 +138,3 @@ def _evaluate_linking(nlp: object, linker: object, gold: list[Doc], batch_size: 
         typer.echo(f"e2e_p: {end_to_end.e2e_precision:.4f}")
         typer.echo(f"e2e_r: {end_to_end.e2e_recall:.4f}")
         typer.echo(f"e2e_f: {end_to_end.e2e_f:.4f}")
-
-
-def _align(predicted: Doc, reference: Doc) -> Doc:
-    """The predicted spans moved onto the reference tokenisation, by characters.
-
-    Spans that do not align are dropped, and count as misses.
-    """
-    aligned = reference.copy()
-    spans = []
-    for span in predicted.ents:
-        try:
-            moved = aligned.char_span(span.start_char, span.end_char, span.label, kb_id=span.kb_id)
-        except DataError:
-            moved = None
-        if moved is not None:
-            spans.append(moved.replace(candidates=span.candidates, link_score=span.link_score))
-    aligned.ents = spans
-    return aligned
