@@ -71,7 +71,7 @@ def run(model: Path, train: list[Doc], rehearsal_pool: list[Doc], epochs: int, b
     torch.manual_seed(seed)
     nlp = load(model)
     ner = nlp.get_pipe("ner")
-    ner.learning_rate = learning_rate  # type: ignore[attr-defined]
+    ner.settings = ner.settings.model_copy(update={"learning_rate": learning_rate})  # type: ignore[attr-defined]
     ner.add_label("ALGORITHM")  # type: ignore[attr-defined]
     if rehearse:
         ner.begin_rehearsal()  # type: ignore[attr-defined]

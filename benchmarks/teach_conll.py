@@ -78,7 +78,9 @@ def base_model(arguments: argparse.Namespace, train_part: list[Doc], dev_part: l
         "training.patience": 0,
         "training.threads": arguments.threads,
         "training.seed": arguments.seed,
-        "components.ner.encoder.vectors": str(ROOT / "models/vectors/minilm_static"),
+        # the vectors of configs/ner_conll_fast.toml, by absolute paths (built from CoNLL train when missing)
+        "components.ner.encoder.vectors": {"path": str(ROOT / "models/vectors/minilm_static"),
+                                           "corpora": [str(arguments.data / "train.txt")]},
     }
     started = time.perf_counter()
     train(arguments.config, train_part, dev_part, output, console=Console(stderr=True), overrides=overrides)

@@ -1,6 +1,8 @@
 """The span-scoring NER component: learning, decoding, probabilities, saving, binary answers, new labels."""
 
+import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from elkit.doc import Doc, Example
 from elkit.encoders.vectors import distill_vectors, load_vectors, save_vectors
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.ner import SpanNER
+from elkit.ner.settings import HashCNNSettings, SpanNERSettings, TransformerEncoderSettings
 from elkit.pipeline import Pipeline
 from tests.ner.support import SENTENCES, blank, make_docs, tiny_transformer
 
@@ -77,21 +80,26 @@ def test_probabilities_are_in_range_and_agree_with_decoding(fitted):
         ner.set_annotations([annotated], [scores])
         table = {(start, end, label): probability for start, end, label, probability in scores.spans()}
         for span in annotated.ents:
-            assert span.score >= ner.threshold
+            assert span.score >= ner.settings.threshold
             assert span.score == pytest.approx(table[(span.start, span.end, span.label)])
         # No span left out of the entities scores above the threshold without overlapping a chosen one.
         taken = {index for span in annotated.ents for index in range(span.start, span.end)}
-        for start, end, _, _probability in scores.spans(ner.threshold):
+        for start, end, _, _probability in scores.spans(ner.settings.threshold):
             assert set(range(start, end)) & taken
 
 
+def with_settings(ner: SpanNER, **values) -> SpanNER:
+    """A copy of a trained component with some settings changed (the module's fixture stays as it is)."""
+    changed = pickle.loads(pickle.dumps(ner))
+    changed.settings = SpanNERSettings.model_validate({**ner.settings.model_dump(), **values})
+    return changed
+
+
 def test_threshold_one_predicts_nothing(fitted):
-    nlp, ner, docs = fitted
-    ner.threshold = 1.0 + 0.0
-    try:
-        assert all(not nlp(blank(doc)).ents for doc in docs)
-    finally:
-        ner.threshold = 0.5
+    _nlp, ner, docs = fitted
+    strict = with_settings(ner, threshold=1.0)
+    assert all(not strict(blank(doc)).ents for doc in docs)
+    assert any(ner(blank(doc)).ents for doc in docs)
 
 
 def test_overlapping_spans_go_to_a_span_group():
@@ -107,14 +115,10 @@ def test_existing_entities_are_kept_unless_overwrite(fitted):
     doc.ents = [doc.span(0, 2, "MISC")]
     ner(doc)
     assert (0, 2, "MISC") in entities(doc) and (0, 1, "ORG") not in entities(doc)
-    ner.overwrite_ents = True
-    try:
-        doc = blank(docs[0])
-        doc.ents = [doc.span(0, 2, "MISC")]
-        ner(doc)
-        assert (0, 1, "ORG") in entities(doc) and (0, 2, "MISC") not in entities(doc)
-    finally:
-        ner.overwrite_ents = False
+    doc = blank(docs[0])
+    doc.ents = [doc.span(0, 2, "MISC")]
+    with_settings(ner, overwrite_ents=True)(doc)
+    assert (0, 1, "ORG") in entities(doc) and (0, 2, "MISC") not in entities(doc)
 
 
 def test_binary_answers_move_the_probability():
@@ -188,13 +192,19 @@ def test_bad_configs_are_clear():
         nlp.add_pipe("elkit.SpanNER.v1", config={"threshold": "high"})
     with pytest.raises(ConfigError, match="unknown setting"):
         nlp.add_pipe("elkit.SpanNER.v1", config={"treshold": 0.5})
-    ner = nlp.add_pipe("elkit.SpanNER.v1", name="bad", config={"encoder": {"architecture": "rnn"}})
+    # the encoder's settings are checked when the component is built, not first when it is trained
     with pytest.raises(ConfigError, match="unknown encoder architecture 'rnn'"):
-        ner.initialize(lambda: make_docs())
-    ner = nlp.add_pipe("elkit.SpanNER.v1", name="bad2", config={"encoder": {"architecture": "hash_cnn",
-                                                                             "widht": 3}})
-    with pytest.raises(ConfigError, match="widht"):
-        ner.initialize(lambda: make_docs())
+        nlp.add_pipe("elkit.SpanNER.v1", name="bad", config={"encoder": {"architecture": "rnn"}})
+    with pytest.raises(ConfigError, match="widht: unknown setting"):
+        nlp.add_pipe("elkit.SpanNER.v1", name="bad", config={"encoder": {"architecture": "hash_cnn", "widht": 3}})
+    with pytest.raises(ConfigError, match="depth: unknown setting"):
+        nlp.add_pipe("elkit.SpanNER.v1", name="bad", config={"encoder": {"architecture": "transformer", "depth": 2}})
+    with pytest.raises(ConfigError, match="stride"):
+        nlp.add_pipe("elkit.SpanNER.v1", name="bad", config={"encoder": {"architecture": "transformer", "window": 8,
+                                                                           "stride": 7}})
+    with pytest.raises(ConfigError, match="not both"):
+        SpanNER("ner", SpanNERSettings(), max_width=3)
+    assert nlp.pipe_names == []
 
 
 def test_training_is_reproducible():
@@ -262,3 +272,60 @@ def test_pipeline_update_and_rehearse_reach_the_component():
     assert nlp.update(docs, exclude=["ner"]) == {}
     losses = nlp.rehearse([blank(doc) for doc in docs])
     assert set(losses) == {"rehearse_ner"}
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("ner_*.toml"))
+
+
+def test_settings_are_one_model_and_config_reports_learned_labels():
+    nlp, ner, _docs = trained(steps=1, max_width=6, encoder={"width": 32, "depth": 1})
+    assert isinstance(ner.settings, SpanNERSettings)
+    assert ner.settings.encoder == HashCNNSettings(width=32, depth=1)  # "hash_cnn" when not given
+    assert ner.settings.labels == [] and ner.config["labels"] == ["ORG", "LOC", "PER"]
+    assert SpanNERSettings.model_validate(ner.config).max_width == 6
+    ner.add_label("MISC")
+    assert ner.config["labels"][-1] == "MISC"
+    assert Pipeline.from_config(nlp.config).get_pipe("ner").config == ner.config
+    built = SpanNER("ner", SpanNERSettings(encoder=TransformerEncoderSettings(window=16, stride=8)))
+    assert built.config["encoder"]["architecture"] == "transformer"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
+def test_shipped_configs_build_and_round_trip(path):
+    nlp = Pipeline.from_config(path)  # builds only: no vectors or transformer is read
+    ner = nlp.get_pipe("ner")
+    assert ner.settings.encoder.architecture in ("hash_cnn", "transformer")
+    assert Pipeline.from_config(nlp.config).config == nlp.config
+
+
+def test_models_saved_with_partial_encoder_settings_load(tmp_path):
+    """A model.json written before settings models (only the keys the config gave) still loads."""
+    nlp, _ner, docs = trained(steps=5, encoder={"architecture": "hash_cnn", "width": 32, "depth": 2})
+    nlp.to_disk(tmp_path / "model")
+    meta_path = tmp_path / "model" / "ner" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["encoder"] = {"architecture": "hash_cnn", "width": 32, "depth": 2}
+    meta_path.write_text(json.dumps(meta))
+    loaded = Pipeline.from_disk(tmp_path / "model")
+    assert [entities(loaded(blank(doc))) for doc in docs] == [entities(nlp(blank(doc))) for doc in docs]
+
+
+def test_vectors_given_as_a_table_are_built_on_first_use(transformer_folder, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("paris\nfrance\napple\n", encoding="utf-8")
+    vectors = {"path": str(tmp_path / "vectors"), "words": [str(words)], "model": str(transformer_folder),
+               "model_vocabulary": False}
+    nlp = Pipeline()
+    ner = nlp.add_pipe("elkit.SpanNER.v1", name="ner", config={"encoder": {"width": 16, "depth": 1,
+                                                                           "vectors": vectors}})
+    assert not (tmp_path / "vectors").exists()  # building the component reads nothing
+    docs = make_docs()
+    ner.initialize(lambda: docs)
+    assert load_vectors(tmp_path / "vectors")[0] == ["apple", "france", "paris"]
+    assert ner.model.encoder.vectors.words == ["apple", "france", "paris"]
+    nlp.to_disk(tmp_path / "model")
+    assert nlp.config.components["ner"].settings["encoder"]["vectors"]["path"] == str(tmp_path / "vectors")
+    loaded = Pipeline.from_disk(tmp_path / "model")
+    assert [entities(loaded(blank(doc))) for doc in docs] == [entities(nlp(blank(doc))) for doc in docs]

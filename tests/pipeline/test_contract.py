@@ -6,7 +6,8 @@ import pytest
 
 from elkit.doc.task import doc_to_task
 from elkit.pipeline import Component, Pipeline
-from elkit.registry import factories
+from elkit.registry import BUILTIN_FACTORIES, BUILTIN_TOKENIZERS, factories, tokenizers
+from elkit.settings import Settings, validate_settings
 
 TEXTS = [
     "Dr. Smith went to Washington. He met the U.S. president on Jan. 5!",
@@ -94,3 +95,36 @@ def test_constructor_does_no_work(pipeline, monkeypatch):
     config = pipeline.config
     monkeypatch.setattr(builtins, "open", no_open)
     Pipeline.from_config(config)
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_FACTORIES))
+def test_builtin_factories_have_a_settings_model(name):
+    model = factories.settings_model(name)
+    assert model is not None and issubclass(model, Settings), f"{name} has no settings model"
+    component = Pipeline().add_pipe(name, name="component")
+    assert isinstance(component.settings, model)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TOKENIZERS))
+def test_builtin_tokenizers_have_a_settings_model(name):
+    model = tokenizers.settings_model(name)
+    assert model is not None and issubclass(model, Settings), f"{name} has no settings model"
+    tokenizer = tokenizers.make(name, {})
+    assert validate_settings(model, tokenizer.to_dict(), name) == tokenizer.settings
+
+
+def test_config_validates_back_into_the_settings_model(pipeline):
+    """``config`` is the settings (with learned state such as labels) and rebuilds an equal component."""
+    component = pipeline.get_pipe("component")
+    factory = pipeline.config.components["component"].factory
+    model = factories.settings_model(factory)
+    if model is None:
+        pytest.skip(f"{factory} has no settings model")
+    settings = validate_settings(model, component.config, factory)
+    assert settings.to_config() == component.config
+    rebuilt = factories.make(factory, component.config, name="component", nlp=Pipeline())
+    assert rebuilt.config == component.config
+    assert pickle.loads(pickle.dumps(settings)) == settings

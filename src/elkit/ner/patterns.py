@@ -38,8 +38,8 @@ from operator import eq, ge, gt, le, lt, ne
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from elkit.corpora.base import iter_lines
 from elkit.errors import FormatError
+from elkit.io.lines import iter_lines
 
 __all__ = [
     "Check",

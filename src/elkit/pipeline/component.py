@@ -15,16 +15,19 @@ __all__ = ["Component", "TrainableComponent"]
 class Component(Protocol):
     """A pipeline step: ``__call__(doc) -> doc`` and ``pipe(docs)``, which must give identical results.
 
-    The constructor only stores settings (no I/O, no downloads); ``config`` returns those settings, so that a
-    pipeline can write a config that rebuilds the component; learned state goes through ``to_disk`` /
-    ``from_disk`` and ``to_bytes`` / ``from_bytes``.
+    The constructor only stores settings (no I/O, no downloads). A built-in component declares a settings model
+    (an :class:`elkit.settings.Settings`) beside its class, registers it with its factory, keeps it as
+    ``settings`` and derives ``config`` from it, so that a pipeline can write a config that rebuilds the
+    component; learned state goes through ``to_disk`` / ``from_disk`` and ``to_bytes`` / ``from_bytes``.
+    Deriving from :class:`elkit.batching.BatchedComponent` gives ``pipe`` from ``__call__`` (or from
+    ``predict`` and ``set_annotations`` with :class:`elkit.batching.PredictThenAnnotate`).
     """
 
     name: str
 
     @property
     def config(self) -> dict[str, Any]:
-        """The settings the component was built with (its factory's keyword arguments)."""
+        """The settings as TOML-ready values (its settings model's), with learned state such as labels."""
         ...
 
     def __call__(self, doc: Doc) -> Doc:
