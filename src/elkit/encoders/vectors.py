@@ -114,6 +114,7 @@ def save_vectors(folder: str | Path, words: Sequence[str], matrix: torch.Tensor)
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the vectors are as readable as any other model file
     (staging / "words.txt").write_text("\n".join(words), encoding="utf-8")
     save_file({"matrix": matrix.to(torch.float16).contiguous()}, str(staging / "vectors.safetensors"))
     if target.exists():
