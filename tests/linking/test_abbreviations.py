@@ -1,10 +1,10 @@
 """Schwartz & Hearst abbreviation definitions: find_abbreviations and expand."""
 
 import random
-import time
 
 import pytest
 
+from elkit.linking import abbreviations as abbreviation_module
 from elkit.linking.abbreviations import expand, find_abbreviations
 
 
@@ -208,34 +208,67 @@ def test_unbalanced_parenthesis_before_a_definition():
     assert find_abbreviations(text) == {"CHD": "coronary heart disease"}
 
 
-def _timed(text):
-    start = time.perf_counter()
-    result = find_abbreviations(text)
-    return result, time.perf_counter() - start
+class Work:
+    """Counts what `find_abbreviations` does: helper calls, and characters each helper reads or copies."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        self.characters = 0
+        measures = {
+            "_paren_pairs": lambda args, result: len(args[0]),
+            "_parenthesised": lambda args, result: len(result or ""),
+            "_long_form_window": lambda args, result: min(args[1], args[2] * abbreviation_module._CHARS_PER_WORD),
+            "_best_long_form": lambda args, result: len(args[0]) + len(args[1]),
+        }
+        for name, measure in measures.items():
+            monkeypatch.setattr(abbreviation_module, name, self._counted(getattr(abbreviation_module, name), measure))
+
+    def _counted(self, function, measure):
+        def counted(*args):
+            result = function(*args)
+            self.calls += 1
+            self.characters += measure(args, result)
+            return result
+
+        return counted
+
+    def of(self, text):
+        """(calls, characters) of one run over `text`."""
+        self.calls = self.characters = 0
+        find_abbreviations(text)
+        return self.calls, self.characters
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "(" * 200_000,
-        ")" * 200_000,
-        "(" * 100_000 + ")" * 100_000,
-        ("word " * 3 + "(AB) " * 40_000)[:200_000],
-        ("a b c d e f g h i j k l m n o (ABCDEFGHIJ) " * 5_000)[:200_000],
-        ("ab cd (" * 30_000)[:200_000],
-        "".join(random.Random(0).choice("abcdefABCDEF0123 ();,.-\n") for _ in range(200_000)),
-    ],
-    ids=["open", "close", "nested", "many-pairs", "long-windows", "unclosed", "random"],
-)
-def test_long_garbage_is_fast(text):
-    assert len(text) == 200_000
-    result, seconds = _timed(text)
-    assert isinstance(result, dict)
-    assert seconds < 1.0
+def _random(length):
+    generator = random.Random(0)
+    return "".join(generator.choice("abcdefABCDEF0123 ();,.-\n") for _ in range(length))
 
 
-def test_long_text_with_definitions_is_fast():
-    text = ("Coronary heart disease (CHD) is common. " * 5_000)[:200_000]
-    result, seconds = _timed(text)
-    assert result == {"CHD": "Coronary heart disease"}
-    assert seconds < 1.0
+LONG_TEXTS = {
+    "open": lambda length: "(" * length,
+    "close": lambda length: ")" * length,
+    "nested": lambda length: "(" * (length // 2) + ")" * (length // 2),
+    "many-pairs": lambda length: ("word " * 3 + "(AB) " * length)[:length],
+    "long-windows": lambda length: ("a b c d e f g h i j k l m n o (ABCDEFGHIJ) " * length)[:length],
+    "unclosed": lambda length: ("ab cd (" * length)[:length],
+    "random": _random,
+    "definitions": lambda length: ("Coronary heart disease (CHD) is common. " * length)[:length],
+}
+
+
+@pytest.mark.parametrize("make", LONG_TEXTS.values(), ids=LONG_TEXTS.keys())
+def test_work_is_linear_in_the_length(make, monkeypatch):
+    """Twice the text is at most about twice the work, and a bounded amount per character (no timing)."""
+    work = Work(monkeypatch)
+    assert len(make(200_000)) == 200_000
+    calls, characters = work.of(make(100_000))
+    double_calls, double_characters = work.of(make(200_000))
+    assert double_calls <= 2.05 * calls + 10
+    assert double_characters <= 2.05 * characters + 2_000
+    assert double_characters <= 60 * 200_000
+
+
+def test_long_garbage_gives_a_result():
+    for name, make in LONG_TEXTS.items():
+        assert isinstance(find_abbreviations(make(200_000)), dict), name
+    assert find_abbreviations(LONG_TEXTS["definitions"](200_000)) == {"CHD": "Coronary heart disease"}

@@ -1,17 +1,21 @@
-"""The entity linker: training, NIL, thresholds, discarded labels, saving and loading, batching."""
+"""The entity linker: training, NIL, thresholds, discarded labels, saving and loading, batching, settings."""
+
+import json
 
 import numpy as np
 import pytest
+import torch
 
 from elkit.doc import NIL
 from elkit.errors import ConfigError, ModelError
 from elkit.evaluation import score_links
 from elkit.kb import InMemoryKB
-from elkit.linking import EntityLinker, fit_linker, link_gold_mentions, strip_links
+from elkit.linking import EntityLinker, EntityLinkerSettings, fit_linker, link_gold_mentions, strip_links
 from elkit.linking.training import nil_offset
 from elkit.pipeline import Pipeline
+from elkit.registry import factories
 
-from .support import TRAIN, make_docs, make_kb, write_vectors
+from .support import ENTITIES, TRAIN, make_docs, make_kb, write_vectors
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,17 @@ def trained(vectors, **settings) -> EntityLinker:
 
 
 @pytest.fixture(scope="module")
-def linker(vectors):
-    return trained(vectors)
+def trained_bytes(vectors):
+    """One trained linker for the module, as bytes: each test gets its own copy (see `linker`)."""
+    return trained(vectors).to_bytes()
+
+
+@pytest.fixture
+def linker(vectors, trained_bytes):
+    """A fresh copy of the trained linker with a fresh KB, so that no test sees another's changes."""
+    copy = EntityLinker("linker", vectors=vectors).from_bytes(trained_bytes)
+    copy.set_kb(make_kb())
+    return copy
 
 
 def kb_ids(docs):
@@ -113,10 +126,7 @@ def test_threshold(linker):
     scores = sorted(span.link_score for doc in free for span in doc.ents if span.kb_id != NIL)
     cut = scores[len(scores) // 2]
     linker.threshold = cut
-    try:
-        docs = link_gold_mentions(linker, make_docs())
-    finally:
-        linker.threshold = None
+    docs = link_gold_mentions(linker, make_docs())
     for before, after in zip(free, docs, strict=True):
         for span_before, span_after in zip(before.ents, after.ents, strict=True):
             if span_before.kb_id != NIL and span_before.link_score < cut:
@@ -124,18 +134,12 @@ def test_threshold(linker):
             else:
                 assert span_after.kb_id == span_before.kb_id
     linker.threshold = 0.0
-    try:
-        assert kb_ids(link_gold_mentions(linker, make_docs())) == kb_ids(free)
-    finally:
-        linker.threshold = None
+    assert kb_ids(link_gold_mentions(linker, make_docs())) == kb_ids(free)
 
 
 def test_labels_discard(linker):
     linker.labels_discard = ["MISC"]
-    try:
-        docs = link_gold_mentions(linker, make_docs())
-    finally:
-        linker.labels_discard = []
+    docs = link_gold_mentions(linker, make_docs())
     for doc in docs:
         for span in doc.ents:
             assert (span.kb_id == "") == (span.label == "MISC")
@@ -194,7 +198,7 @@ def test_training_is_seeded(vectors):
 def test_bad_settings_and_missing_model():
     with pytest.raises(ConfigError, match="generators"):
         EntityLinker("linker", candidates={"generators": ["telepathy"]})
-    with pytest.raises(ConfigError, match="unknown candidates settings"):
+    with pytest.raises(ConfigError, match="candidates.limitt: unknown setting"):
         EntityLinker("linker", candidates={"limitt": 3})
     with pytest.raises(ConfigError, match="threshold"):
         EntityLinker("linker", threshold=1.5)
@@ -247,28 +251,94 @@ def test_held_out_blocks_leave_neighbouring_documents_out(vectors):
     linker = EntityLinker("linker", vectors=vectors, held_out_block=2)
     linker.initialize(lambda: docs, kb=make_kb())
     # Documents 0 and 1 share a block: the counts for document 0's mention leave both out.
-    exact, _ = linker.table.lookup("Paris", linker.table.without(linker._held_key(docs[0])))
-    everything, _ = linker.table.lookup("Paris", ({}, {}))
+    exact, _ = linker.table.lookup("Paris", left_out=linker.block_key(docs[0]))
+    everything, _ = linker.table.lookup("Paris")
     assert sum(everything.values()) - sum(exact.values()) == 2
-    assert linker._held_key(docs[0]) == linker._held_key(docs[1]) != linker._held_key(docs[2])
+    assert linker.block_key(docs[0]) == linker.block_key(docs[1]) != linker.block_key(docs[2])
 
 
 def test_nil_offset_undoes_a_nil_option_that_is_too_strong(linker):
     gold = make_docs()
     margins = [np.log(span.candidates[0].score / max(span.attrs["nil_score"], 1e-12))
                for doc in link_gold_mentions(linker, gold) for span in doc.ents if span.candidates]
-    try:
-        linker.model.nil_bias.fill_(float(np.median(margins)) + 0.5)  # NIL now wins for most mentions
-        predicted = link_gold_mentions(linker, gold)
-        skewed = score_links(predicted, gold)
-        assert skewed.nil_precision < 0.5
-        assert nil_offset(predicted, gold, limit=0.1) == 0.0  # out of reach
-        offset = nil_offset(predicted, gold, limit=100.0)
-        assert offset < -0.5
-        linker.model.nil_bias.add_(offset)
-        assert score_links(link_gold_mentions(linker, gold), gold).accuracy == 1.0 > skewed.accuracy
-    finally:
-        linker.model.nil_bias.zero_()
+    linker.model.nil_bias.fill_(float(np.median(margins)) + 0.5)  # NIL now wins for most mentions
+    predicted = link_gold_mentions(linker, gold)
+    skewed = score_links(predicted, gold)
+    assert skewed.nil_precision < 0.5
+    assert nil_offset(predicted, gold, limit=0.1) == 0.0  # out of reach
+    offset = nil_offset(predicted, gold, limit=100.0)
+    assert offset < -0.5
+    linker.model.nil_bias.add_(offset)
+    assert score_links(link_gold_mentions(linker, gold), gold).accuracy == 1.0 > skewed.accuracy
+    linker.model.nil_bias.zero_()
     # a calibrated linker needs no shift: the offset found on its own output gains nothing
     assert nil_offset(link_gold_mentions(linker, gold), gold) == 0.0
     assert nil_offset([], []) == 0.0
+
+
+def test_the_fixture_copy_is_independent(linker, trained_bytes, vectors):
+    """Changing one test's linker leaves the trained model the others copy untouched."""
+    linker.threshold = 0.99
+    linker.model.nil_bias.fill_(5.0)
+    linker.table.exact.clear()
+    fresh = EntityLinker("linker", vectors=vectors).from_bytes(trained_bytes)
+    assert fresh.threshold is None and float(fresh.model.nil_bias) == 0.0 and len(fresh.table) > 0
+
+
+def test_update_drop_applies_to_that_step_only(vectors):
+    linker = EntityLinker("linker", vectors=vectors, dropout=0.1)
+    docs = make_docs()
+    linker.initialize(lambda: docs, kb=make_kb())
+    dropouts = [module for module in linker.model.modules() if isinstance(module, torch.nn.Dropout)]
+    seen = []
+    for module in dropouts:
+        module.register_forward_pre_hook(lambda module, _: seen.append(module.p))
+    linker.update(docs, drop=0.5)
+    assert seen and set(seen) == {0.5}
+    assert [module.p for module in dropouts] == [0.1] * len(dropouts)
+    seen.clear()
+    linker.update(docs)
+    assert set(seen) == {0.1}
+
+
+def test_settings_are_one_model_and_config_comes_from_it(tmp_path):
+    linker = EntityLinker("linker", threshold=0.3, candidates={"limit": 5}, reranker={"held_out": 0.2})
+    assert isinstance(linker.settings, EntityLinkerSettings)
+    assert linker.settings.candidates.limit == 5 and linker.settings.candidates.generators == [
+        "exact", "normalized", "fuzzy"]
+    assert linker.settings.reranker.held_out_share == 0.2  # the old key still reads
+    config = linker.config
+    assert config["threshold"] == 0.3 and config["reranker"]["held_out_share"] == 0.2 and "kb" not in config
+    again = factories.make("elkit.EntityLinker.v1", config, name="again")
+    assert again.settings == linker.settings and again.name == "again"
+    assert EntityLinker("copy", linker.settings).settings is linker.settings
+    with pytest.raises(ConfigError, match="not both"):
+        EntityLinker("linker", linker.settings, threshold=0.5)
+    with pytest.raises(ConfigError, match="hidden_widht: unknown setting"):
+        factories.make("elkit.EntityLinker.v1", {"hidden_widht": 3}, name="linker")
+    linker.threshold = 0.6
+    linker.labels_discard = ["MISC"]
+    assert linker.config["threshold"] == 0.6 and linker.config["labels_discard"] == ["MISC"]
+    with pytest.raises(ConfigError, match="threshold"):
+        linker.threshold = 2.0
+
+
+def test_kb_and_vectors_as_tables_are_built_on_first_use(tmp_path):
+    entities = tmp_path / "entities.jsonl"
+    entities.write_text("".join(json.dumps({"entity_id": entity_id, "label": name, "description": description,
+                                            "entity_type": types[0], "aliases": [name], "popularity": popularity})
+                                + "\n" for entity_id, name, description, types, popularity in ENTITIES),
+                        encoding="utf-8")
+    vectors = write_vectors(tmp_path / "vectors")
+    kb_table = {"path": str(tmp_path / "kb"), "entities": [str(entities)]}
+    linker = EntityLinker("linker", kb=kb_table, vectors={"path": str(vectors)})
+    assert not (tmp_path / "kb").exists()
+    assert "Q90" in linker.kb and (tmp_path / "kb" / "manifest.json").is_file()
+    nlp = Pipeline()
+    nlp.add_pipe("elkit.EntityLinker.v1", name="linker", config=linker.config)
+    docs = make_docs()
+    nlp.get_pipe("linker").initialize(lambda: docs)
+    nlp.to_disk(tmp_path / "model")
+    loaded = Pipeline.from_disk(tmp_path / "model")
+    assert loaded.get_pipe("linker").settings == nlp.get_pipe("linker").settings
+    assert loaded.get_pipe("linker").config["kb"] == kb_table | loaded.get_pipe("linker").config["kb"]

@@ -47,12 +47,12 @@ def test_unseen_text_and_held_out_occurrences():
     memory = filled()
     assert memory.lookup("scotland", np.stack([SPORT, SPORT])) == ({}, {}, "", "")
     # leaving out one sports document leaves the other; leaving out both sends the weight to the rest
-    _, document, _, _ = memory.lookup("england", np.stack([SPORT, SPORT]), held_out="sport-0")
+    _, document, _, _ = memory.lookup("england", np.stack([SPORT, SPORT]), left_out="sport-0")
     assert document["England_team"] > 0.95
     lone = MentionMemory(3)
     lone.add("wales", "Wales", "doc-0", "doc-0", np.stack([SPORT, SPORT]))
-    assert lone.lookup("wales", np.stack([SPORT, SPORT]), held_out="doc-0") == ({}, {}, "", "")
-    assert lone.lookup("wales", np.stack([SPORT, SPORT]), held_out="doc-1")[1] == {"Wales": pytest.approx(1.0)}
+    assert lone.lookup("wales", np.stack([SPORT, SPORT]), left_out="doc-0") == ({}, {}, "", "")
+    assert lone.lookup("wales", np.stack([SPORT, SPORT]), left_out="doc-1")[1] == {"Wales": pytest.approx(1.0)}
 
 
 def test_arrays_round_trip_and_share_document_vectors():
@@ -79,18 +79,18 @@ def test_linker_fills_memory_features_and_saves_them(tmp_path):
     assert len(linker.memory) == sum(1 for doc in docs for span in doc.ents if span.kb_id)
     column = FEATURES.index("memory_document")
     # while training, a document's own mentions are not in its memory: "Ada Lovelace" is only in one document
-    training = linker._mentions(make_docs(), held_out=True)
-    ada = next(mention for mention in training if mention.span.text == "Ada Lovelace")
+    training = linker.training_inputs(make_docs())
+    ada = next(item for item in training if item.mention.span.text == "Ada Lovelace")
     assert ada.features[:, column].sum() == 0.0
     for _ in range(5):
         linker.update(docs)
     linker.finish_training()
-    mentions = linker._mentions(make_docs(), held_out=False)
-    paris = next(mention for mention in mentions if mention.span.text == "Paris")
+    mentions = linker.link_inputs(make_docs())
+    paris = next(item for item in mentions if item.mention.span.text == "Paris")
     assert paris.features[:, column].sum() == pytest.approx(1.0, abs=1e-4)
     other = EntityLinker("linker", vectors=vectors).from_bytes(linker.to_bytes())
     other.set_kb(linker.kb)
-    again = other._mentions(make_docs(), held_out=False)
+    again = other.link_inputs(make_docs())
     for left, right in zip(mentions, again, strict=True):
         np.testing.assert_allclose(left.features, right.features, atol=1e-3)
     off = EntityLinker("linker", vectors=vectors, memory=False)
@@ -120,15 +120,16 @@ def test_learned_counts_leave_the_document_out(tmp_path):
     linker.initialize(lambda: make_docs(rows), kb=make_kb())
     has_learned, count = FEATURES.index("has_learned"), FEATURES.index("learned_log_count")
 
-    def texas(held_out: bool) -> np.ndarray:
-        mention = next(mention for mention in linker._mentions(make_docs(rows), held_out=held_out)
-                       if mention.span.kb_id == "Q830149")
-        return next(row for candidate, row in zip(mention.candidates, mention.features, strict=True)
+    def texas(training: bool) -> np.ndarray:
+        docs = make_docs(rows)
+        inputs = linker.training_inputs(docs) if training else linker.link_inputs(docs)
+        item = next(item for item in inputs if item.mention.span.kb_id == "Q830149")
+        return next(row for candidate, row in zip(item.candidates, item.features, strict=True)
                     if candidate.entity_id == "Q830149")
 
     assert texas(True)[has_learned] == 0.0 and texas(True)[count] == 0.0
     assert texas(False)[has_learned] == 1.0 and texas(False)[count] == pytest.approx(np.log1p(1) / 5.0)
-    paris = next(mention for mention in linker._mentions(make_docs(), held_out=True) if mention.span.kb_id == "Q90")
+    paris = next(item for item in linker.training_inputs(make_docs()) if item.mention.span.kb_id == "Q90")
     row = next(row for candidate, row in zip(paris.candidates, paris.features, strict=True)
                if candidate.entity_id == "Q90")
     assert row[count] == pytest.approx(np.log1p(1) / 5.0)  # two training mentions, one of them its own

@@ -8,6 +8,7 @@ normalized     the alias's normalised key (case, accents, punctuation)   1.0
 fuzzy          the keys most similar through a 3-gram index               string similarity [0, 1]
 dense          the entities nearest to the mention's embedding            cosine similarity
 union          all of the above, merged per entity, every score kept      a weighted best score
+append         one generator's candidates, then another's additions       each source's own
 =============  ========================================================  =========================
 
 Each generator is called on one mention (a string or a `Span`) or, through `batch`, on many.
@@ -24,6 +25,7 @@ from elkit.kb.dense import TextEncoderLike
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "AppendGenerator",
     "CandidateGenerator",
     "DenseGenerator",
     "ExactGenerator",
@@ -243,3 +245,49 @@ class UnionGenerator:
             ranked.append(Candidate(entity_id, alias, prior, scores))
         ranked.sort(key=lambda candidate: (-candidate.scores["union"], candidate.entity_id))
         return ranked[: self.limit]
+
+
+class AppendGenerator:
+    """One generator's candidates, then another's: the first's order is kept, the second only adds.
+
+    An entity both find keeps its place and gains the second's scores; the second's other candidates come after,
+    in its order. (The linker puts the entities seen in training after the KB's candidates this way.)
+
+    Args:
+        first: The generator whose candidates lead.
+        then: The generator whose candidates are added; its ``batch`` may take ``left_out`` (see `TableGenerator`).
+    """
+
+    name = "append"
+
+    def __init__(self, first: CandidateGenerator, then: CandidateGenerator) -> None:
+        self.first = first
+        self.then = then
+
+    def __call__(self, mention: Mention) -> list[Candidate]:
+        """Return the candidates of one mention."""
+        return self.batch([mention])[0]
+
+    def batch(self, mentions: Sequence[Mention], left_out: Sequence[str] | None = None) -> list[list[Candidate]]:
+        """Return the candidates of each mention; `left_out` is passed on to the second generator."""
+        leading = self.first.batch(mentions)
+        added = (self.then.batch(mentions) if left_out is None
+                 else self.then.batch(mentions, left_out=left_out))  # type: ignore[call-arg]
+        return [self.merge(first, then) for first, then in zip(leading, added, strict=True)]
+
+    @staticmethod
+    def merge(first: Sequence[Candidate], then: Sequence[Candidate]) -> list[Candidate]:
+        """`first` in its order, each entity also in `then` with both scores; then the rest of `then`."""
+        if not then:
+            return list(first)
+        present = {candidate.entity_id: index for index, candidate in enumerate(first)}
+        merged = list(first)
+        for candidate in then:
+            index = present.get(candidate.entity_id)
+            if index is None:
+                merged.append(candidate)
+            else:
+                old = merged[index]
+                merged[index] = Candidate.trusted(old.entity_id, old.alias, old.prior,
+                                                  {**old.scores, **candidate.scores})
+        return merged

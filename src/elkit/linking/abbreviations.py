@@ -140,8 +140,8 @@ def _paren_pairs(text: str) -> list[tuple[int, int]]:
 
 def _definition(text: str, open_index: int, close_index: int) -> tuple[str, str] | None:
     """The (short form, long form) that the parenthesis at ``open_index``..``close_index`` defines, if any."""
-    content = text[open_index + 1 : close_index]
-    if len(content) > _MAX_CONTENT_LEN:
+    content = _parenthesised(text, open_index, close_index)
+    if content is None:
         return None
     cut = _CONTENT_CUT.search(content)
     if cut is not None:
@@ -172,6 +172,13 @@ def _definition(text: str, open_index: int, close_index: int) -> tuple[str, str]
     if long_form is not None:
         return short_form, long_form
     return None
+
+
+def _parenthesised(text: str, open_index: int, close_index: int) -> str | None:
+    """The text inside a pair of parentheses; None, without copying it, when it is too long to define anything."""
+    if close_index - open_index - 1 > _MAX_CONTENT_LEN:
+        return None
+    return text[open_index + 1 : close_index]
 
 
 def _normalise(value: str) -> str:

@@ -1,4 +1,10 @@
-"""The features the linker computes for each (mention, candidate) pair, and for each mention's NIL option."""
+"""The linker's features stage: numbers for each (mention, candidate) pair, and for each mention's NIL option.
+
+`featurize` gathers what a batch of mentions needs (entity data, training counts, learned entity contexts, the
+mention memory, context vectors) and `candidate_features` computes one mention's features from it. The result is
+one `LinkInput` per mention, the scorer's input. The coherence columns stay zero here; the coherence stage fills
+them for the second pass.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,32 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from elkit.doc import NIL, Candidate
+from elkit.candidates import MentionTable
+from elkit.doc import NIL, Candidate, Doc
+from elkit.kb.base import KnowledgeBase
+from elkit.kb.normalize import AliasNormalizer
+from elkit.linking.context import ContextVectors
+from elkit.linking.mentions import Mention
+from elkit.linking.tables import EntityContexts, MentionMemory
 
-__all__ = ["COHERENCE", "FEATURES", "NIL_FEATURES", "EntityInfo", "candidate_features", "is_acronym"]
+__all__ = [
+    "COHERENCE",
+    "FEATURES",
+    "NIL_FEATURES",
+    "EntityInfo",
+    "EntityInfos",
+    "LinkInput",
+    "candidate_features",
+    "featurize",
+    "is_acronym",
+    "mark_pass",
+    "type_pair",
+]
 
 FEATURES: tuple[str, ...] = (
     "prior", "log_prior", "prior_top",
@@ -51,6 +76,64 @@ class EntityInfo:
         self.type = entity_type
         self.popularity = popularity
         self.text_vector = text_vector
+
+
+class EntityInfos:
+    """Each entity's `EntityInfo`, read from the KB on first use and kept.
+
+    Args:
+        kb: The knowledge base.
+        vectors: Gives the entity's text vector (its name and description); None: empty vectors.
+        normalizer: Gives the name's normalised key.
+    """
+
+    def __init__(self, kb: KnowledgeBase, vectors: ContextVectors | None, normalizer: AliasNormalizer) -> None:
+        self.kb = kb
+        self.vectors = vectors
+        self.normalizer = normalizer
+        self._found: dict[str, EntityInfo] = {}
+
+    def __call__(self, entity_id: str) -> EntityInfo:
+        """The entity's info."""
+        info = self._found.get(entity_id)
+        if info is None:
+            entity = self.kb.get_entity(entity_id)
+            name = entity.name or entity_id.replace("_", " ")
+            text_vector = (self.vectors.text_vector(entity.text() if entity.name else name) if self.vectors
+                           else np.zeros(0, dtype=np.float32))
+            info = EntityInfo(name, self.normalizer(name), entity.types[0] if entity.types else "UNK",
+                              float(entity.popularity), text_vector)
+            self._found[entity_id] = info
+        return info
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """A mention with its candidates and their features: what the scorer reads.
+
+    Attributes:
+        mention: The mention.
+        candidates: Its candidates, in generation order.
+        features: [C, len(FEATURES)] candidate features.
+        nil: [len(NIL_FEATURES)] features of the NIL option.
+        type_pairs: [C] index of each candidate's (label, entity type) pair.
+        label: Index of the span's label (0: unknown).
+        contexts: [2, D] local and document context vectors (D = 0 without context).
+        text_vectors: [C, D] entity text vectors.
+        learned: [C, D] learned entity context vectors.
+        gold: While training, the candidate rows that are right ([C], the NIL slot, for NIL).
+    """
+
+    mention: Mention
+    candidates: tuple[Candidate, ...]
+    features: np.ndarray
+    nil: np.ndarray
+    type_pairs: np.ndarray
+    label: int
+    contexts: np.ndarray
+    text_vectors: np.ndarray
+    learned: np.ndarray
+    gold: tuple[int, ...] = ()
 
 
 def is_acronym(mention: str, name: str) -> bool:
@@ -166,3 +249,98 @@ def mark_pass(features: np.ndarray, nil: np.ndarray) -> None:
     """Flag features as belonging to the second (coherence) pass."""
     features[:, _COLUMN["coherence_pass"]] = 1.0
     nil[NIL_FEATURES.index("coherence_pass")] = 1.0
+
+
+def type_pair(label: int, entity_type: str, types: Sequence[str]) -> int:
+    """The index of the (span label, entity type) pair in the scorer's pair table (unknown types: "UNK")."""
+    try:
+        type_index = types.index(entity_type)
+    except ValueError:
+        type_index = 1
+    return 1 + label * len(types) + type_index
+
+
+def learned_contexts(entity_ids: Sequence[str], entity_contexts: EntityContexts, dim: int, left_out: str | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """([C, dim] learned context vectors, [C] their mention counts), the block `left_out` left out."""
+    output = np.zeros((len(entity_ids), dim), dtype=np.float32)
+    counts = np.zeros(len(entity_ids), dtype=np.float32)
+    if dim and len(entity_contexts):
+        for row, entity in enumerate(entity_ids):
+            vector = entity_contexts.vector(entity, left_out)
+            if vector is not None:
+                output[row] = vector
+                counts[row] = entity_contexts.count(entity, left_out)
+    return output, counts
+
+
+def featurize(
+    docs: Sequence[Doc],
+    mentions: Sequence[Mention],
+    candidates: Sequence[Sequence[Candidate]],
+    *,
+    infos: EntityInfos,
+    vectors: ContextVectors | None,
+    table: MentionTable,
+    entity_contexts: EntityContexts,
+    memory: MentionMemory,
+    labels: Sequence[str],
+    types: Sequence[str],
+    normalizer: AliasNormalizer,
+    n_sents: int,
+    incl_prior: bool,
+    incl_context: bool,
+) -> list[LinkInput]:
+    """The scorer's input for each mention of a batch (first pass: the coherence columns are zero).
+
+    Args:
+        docs: The batch's documents.
+        mentions: Their mentions (`find_mentions`).
+        candidates: Each mention's candidates.
+        infos: Entity data.
+        vectors: Static word vectors for contexts (None: no context features).
+        table: Mention → entity training counts.
+        entity_contexts: Learned entity context vectors.
+        memory: The mention memory.
+        labels: The span labels the scorer knows.
+        types: The entity types the scorer knows.
+        normalizer: Gives a mention's normalised key.
+        n_sents: Sentences either side in the local context.
+        incl_prior: Use priors and training counts.
+        incl_context: Use context vectors.
+    """
+    dim = vectors.dim if vectors and incl_context else 0
+    contexts: dict[int, np.ndarray] = {}
+    if dim:
+        by_doc: dict[int, list[Mention]] = {}
+        for mention in mentions:
+            by_doc.setdefault(mention.doc, []).append(mention)
+        for number, found in by_doc.items():
+            contexts[number] = vectors.mention_contexts(  # type: ignore[union-attr]
+                docs[number], [mention.span for mention in found], n_sents)
+    offsets: Counter[int] = Counter()
+    inputs = []
+    for mention, found in zip(mentions, candidates, strict=True):
+        found = tuple(found)
+        context = contexts[mention.doc][offsets[mention.doc]] if dim else np.zeros((2, 0), dtype=np.float32)
+        offsets[mention.doc] += 1
+        left_out = mention.block_key
+        counts = table.lookup(mention.text, left_out)
+        entity_infos = [infos(candidate.entity_id) for candidate in found]
+        learned = (learned_contexts([candidate.entity_id for candidate in found], entity_contexts, vectors.dim,
+                                    left_out or None) if dim and vectors
+                   else (np.zeros((len(found), 0), dtype=np.float32), np.zeros(len(found))))
+        normalized = normalizer(mention.text)
+        neighbours = (memory.lookup(normalized, context, left_out or None) if dim and len(memory)
+                      else ({}, {}, "", ""))
+        features, nil = candidate_features(mention.text, normalized, found, entity_infos, counts, context, learned,
+                                           incl_prior, bool(dim), neighbours)
+        label = labels.index(mention.span.label) if mention.span.label in labels else 0
+        text_vectors = (np.stack([info.text_vector for info in entity_infos]) if entity_infos and dim
+                        else np.zeros((len(found), dim), dtype=np.float32))
+        inputs.append(LinkInput(
+            mention=mention, candidates=found, features=features, nil=nil,
+            type_pairs=np.asarray([type_pair(label, info.type, types) for info in entity_infos], dtype=np.int64),
+            label=label, contexts=context, text_vectors=text_vectors, learned=learned[0],
+        ))
+    return inputs

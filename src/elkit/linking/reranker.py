@@ -22,20 +22,54 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydantic
 import torch
 from safetensors.torch import load_file, save_file
 
 from elkit.doc import Doc, Span
 from elkit.errors import ModelError
 from elkit.linking.context import sentence_bounds
+from elkit.settings import Settings
 
-__all__ = ["CrossEncoderReranker", "RerankItem", "mention_context"]
+__all__ = ["CrossEncoderReranker", "RerankItem", "RerankerSettings", "mention_context"]
 
 _CONFIG = "reranker.json"
 _HEAD = "head.safetensors"
 _ENCODER = "encoder"
 _TITLE_WORDS = 24
 _SIDE_WORDS = 40
+
+
+class RerankerSettings(Settings):
+    """The linker's ``[reranker]`` section: which candidates are reranked, and how the reranker is trained.
+
+    Attributes:
+        top_k: Candidates reranked per mention (the first stage's best).
+        max_candidates: (mention, entity) pairs per forward pass.
+        skip_above: A first-stage probability at which a mention is not reranked.
+        base_model: The local model folder to fine-tune (None: the default encoder).
+        max_length: The longest pair in subword tokens.
+        epochs: Fine-tuning passes (0: no fine-tuning by ``elkit train``).
+        learning_rate: Peak AdamW rate of the fine-tuning.
+        batch_size: Mentions per fine-tuning step.
+        held_out_share: Share of the training documents kept out of fine-tuning to fit the combination weights
+            on, when there is no dev set (the config key ``held_out`` is read as well).
+        max_mentions: Fine-tune on at most this many mentions, sampled (0: all).
+        residual: Train the scores as a correction added to the first stage's log-probabilities.
+    """
+
+    top_k: int = pydantic.Field(4, ge=2)
+    max_candidates: int = pydantic.Field(32, ge=1)
+    skip_above: float = 1.0
+    base_model: str | None = None
+    max_length: int = pydantic.Field(128, ge=8)
+    epochs: int = pydantic.Field(1, ge=0)
+    learning_rate: float = pydantic.Field(3e-5, gt=0.0)
+    batch_size: int = pydantic.Field(8, ge=1)
+    held_out_share: float = pydantic.Field(
+        0.1, ge=0.0, lt=1.0, validation_alias=pydantic.AliasChoices("held_out_share", "held_out"))
+    max_mentions: int = pydantic.Field(0, ge=0)
+    residual: bool = False
 
 
 @dataclass

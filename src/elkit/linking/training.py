@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from elkit.doc import NIL, Doc
+from elkit.errors import ConfigError
 from elkit.evaluation.linking import LinkScores, score_links
 from elkit.linking.component import EntityLinker
 from elkit.linking.reranker import CrossEncoderReranker
+from elkit.progress import progress_bar
 
 __all__ = ["LinkerTraining", "fit_linker", "link_gold_mentions", "nil_offset", "train_reranker"]
 
@@ -136,8 +137,7 @@ def fit_linker(
     order = list(range(len(train)))
     best_state: dict[str, Any] | None = None
     stale = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("training the linker", total=epochs * len(order))
         for epoch in range(1, epochs + 1):
             rng.shuffle(order)
@@ -187,7 +187,7 @@ def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc
     """Fine-tune the linker's cross-encoder reranker on gold documents, after the first stage is trained.
 
     The weights that combine the two stages are fitted on `dev`, or when there is none on a share
-    (``held_out``) of the training documents kept out of fine-tuning. The trained reranker is set on the linker.
+    (``held_out_share``) of the training documents kept out of fine-tuning. The trained reranker is set on the linker.
 
     Args:
         linker: A trained linker with a ``reranker`` section in its settings.
@@ -198,19 +198,21 @@ def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc
 
     Returns:
         The reranker's training report.
+
+    Raises:
+        ConfigError: The linker's settings have no ``reranker`` section.
     """
-    settings = linker.reranker_settings
+    settings = linker.settings.reranker
     if settings is None:
-        raise ValueError(f"{linker.name}: the linker has no reranker settings")
+        raise ConfigError(f"{linker.name}: the linker has no reranker settings (add a [reranker] section)")
     console = console or Console(stderr=True)
     started = time.perf_counter()
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
-    held_count = max(1, round(len(order) * float(settings["held_out"]))) if len(order) > 1 and not dev else 0
+    held_count = max(1, round(len(order) * settings.held_out_share)) if len(order) > 1 and not dev else 0
     held_docs = list(dev) if dev else [train[index] for index in order[:held_count]]
     train_docs = [train[index] for index in order[held_count:]]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("first-stage scores for the reranker", total=len(train_docs) + len(held_docs))
         items = []
         for start in range(0, len(train_docs), 32):
@@ -220,15 +222,14 @@ def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc
         for start in range(0, len(held_docs), 32):
             held_items.extend(linker.training_rerank_items(held_docs[start: start + 32]))
             progress.advance(task, len(held_docs[start: start + 32]))
-        if int(settings["max_mentions"]) and len(items) > int(settings["max_mentions"]):
-            items = random.Random(seed).sample(items, int(settings["max_mentions"]))
+        if settings.max_mentions and len(items) > settings.max_mentions:
+            items = random.Random(seed).sample(items, settings.max_mentions)
         console.print(f"reranker: {len(items):,} training mentions from {len(train_docs):,} documents, "
                       f"{len(held_items):,} held-out mentions from {len(held_docs):,}")
-        reranker = CrossEncoderReranker(settings["base_model"], max_length=int(settings["max_length"]))
-        epochs = int(settings["epochs"])
-        task = progress.add_task("fine-tuning the reranker", total=epochs * len(items))
-        report = reranker.fit(items, held_items, epochs=epochs, learning_rate=float(settings["learning_rate"]),
-                              batch_size=int(settings["batch_size"]), residual=bool(settings["residual"]), seed=seed,
+        reranker = CrossEncoderReranker(settings.base_model, max_length=settings.max_length)
+        task = progress.add_task("fine-tuning the reranker", total=settings.epochs * len(items))
+        report = reranker.fit(items, held_items, epochs=settings.epochs, learning_rate=settings.learning_rate,
+                              batch_size=settings.batch_size, residual=settings.residual, seed=seed,
                               progress=lambda done: progress.advance(task, done))
     linker.reranker = reranker
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -272,7 +273,7 @@ def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output:
             f"{report['ids_not_in_kb']:,} have an id the KB does not know and teach nothing")
         result = fit_linker(linker, train, dev, epochs=max(settings.max_epochs, 1),
                             patience=settings.patience or settings.max_epochs, seed=settings.seed, console=console)
-        if linker.reranker_settings is not None and int(linker.reranker_settings["epochs"]) > 0:
+        if linker.settings.reranker is not None and linker.settings.reranker.epochs > 0:
             record: dict[str, Any] = {"reranker": train_reranker(linker, train, dev, seed=settings.seed,
                                                                  console=console)}
             if dev:

@@ -1,19 +1,26 @@
-"""The linker's scorer: a listwise ranker over a mention's candidates plus a NIL option.
+"""The linker's scorer stage: a listwise ranker over a mention's candidates plus a NIL option.
 
 Per candidate it combines the hand-made features (prior, popularity, string similarity, context cosines,
 coherence), a learned weight for the pair (NER label, entity type), and two learned bilinear context scores
 (mention context × entity text vector, mention context × entity context vector). A softmax over the candidates
 and one NIL logit gives calibrated probabilities that sum to one.
+
+`make_batch` pads a list of `LinkInput` records into a `LinkBatch`; `score` runs the scorer over them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["LinkBatch", "LinkScorer"]
+from elkit.linking.features import FEATURES, NIL_FEATURES, LinkInput
+
+__all__ = ["LinkBatch", "LinkScorer", "make_batch", "new_scorer", "pair_count", "probabilities_from_logits",
+           "score"]
 
 
 class LinkBatch:
@@ -93,3 +100,65 @@ class LinkScorer(nn.Module):
         if not self.training:
             nil = nil + self.nil_bias
         return torch.cat([scores, nil], dim=-1)
+
+
+def pair_count(labels: Sequence[str], types: Sequence[str]) -> int:
+    """The size of the scorer's (label, entity type) pair table."""
+    return 1 + len(labels) * len(types)
+
+
+def new_scorer(labels: Sequence[str], types: Sequence[str], dim: int, *, hidden_width: int, projection: int,
+               dropout: float) -> LinkScorer:
+    """A scorer with fresh weights for these labels and types (``projection`` 0: the default width, 64)."""
+    return LinkScorer(len(FEATURES), len(NIL_FEATURES), pair_count(labels, types), len(labels), dim,
+                      hidden=hidden_width, projection=projection or 64, dropout=dropout)
+
+
+def make_batch(inputs: Sequence[LinkInput], dim: int, pairs: int) -> LinkBatch:
+    """Pad the inputs of B mentions (at least one) into tensors.
+
+    Args:
+        inputs: The mentions' inputs.
+        dim: The scorer's context width (0: no vectors in the batch).
+        pairs: The size of the pair table (larger pair indices are clipped to the last one).
+    """
+    size = len(inputs)
+    width = max(1, max(len(item.candidates) for item in inputs))
+    features = np.zeros((size, width, len(FEATURES)), dtype=np.float32)
+    type_pairs = np.zeros((size, width), dtype=np.int64)
+    mask = np.zeros((size, width), dtype=bool)
+    text = np.zeros((size, width, dim), dtype=np.float32)
+    learned = np.zeros((size, width, dim), dtype=np.float32)
+    contexts = np.zeros((size, 2, dim), dtype=np.float32)
+    nil = np.zeros((size, len(NIL_FEATURES)), dtype=np.float32)
+    labels = np.zeros(size, dtype=np.int64)
+    for row, item in enumerate(inputs):
+        count = len(item.candidates)
+        features[row, :count] = item.features
+        type_pairs[row, :count] = np.minimum(item.type_pairs, pairs - 1)
+        mask[row, :count] = True
+        if dim and count:
+            text[row, :count] = item.text_vectors
+            learned[row, :count] = item.learned
+            contexts[row] = item.contexts
+        nil[row] = item.nil
+        labels[row] = item.label
+    return LinkBatch(torch.from_numpy(features), torch.from_numpy(type_pairs), torch.from_numpy(contexts),
+                     torch.from_numpy(text), torch.from_numpy(learned), torch.from_numpy(mask),
+                     torch.from_numpy(nil), torch.from_numpy(labels))
+
+
+def probabilities_from_logits(logits: torch.Tensor, inputs: Sequence[LinkInput]) -> list[np.ndarray]:
+    """Each mention's probabilities (its candidates, then NIL) from the batch's [B, C + 1] logits."""
+    return [torch.softmax(torch.cat([logits[row, : len(item.candidates)], logits[row, -1:]]), dim=0).numpy()
+            for row, item in enumerate(inputs)]
+
+
+def score(model: LinkScorer, inputs: Sequence[LinkInput], pairs: int, batch_size: int = 512) -> list[np.ndarray]:
+    """Each mention's probabilities (candidates, then NIL), in chunks of `batch_size`, under inference mode."""
+    output: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            chunk = inputs[start: start + batch_size]
+            output.extend(probabilities_from_logits(model(make_batch(chunk, model.dim, pairs)), chunk))
+    return output
