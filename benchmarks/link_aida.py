@@ -33,7 +33,7 @@ from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import first_stage_config, load_linker
+from reranking import first_stage_config, load_linker, static_vectors
 from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +78,7 @@ def main() -> int:
     eval_docs = list(read_aida(args.test)) if args.test else dev_docs
     model = args.cache / f"model-{args.aliases.stem}"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
-        vectors = ROOT / "models/vectors/minilm_static"
-        config = first_stage_config(args.config, kb_folder, vectors, args.reuse_reranker)
+        config = first_stage_config(args.config, kb_folder, static_vectors(), args.reuse_reranker)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")

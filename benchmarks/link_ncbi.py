@@ -27,7 +27,7 @@ from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import first_stage_config, load_linker
+from reranking import first_stage_config, load_linker, static_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -72,8 +72,7 @@ def main() -> int:
     eval_docs = list(read_corpus(args.test, "pubtator")) if args.test else dev_docs
     model = args.cache / "model"
     if args.retrain or not (model / "model-best" / "manifest.json").is_file():
-        vectors = ROOT / "models/vectors/minilm_static"
-        config = first_stage_config(args.config, args.kb, vectors, args.reuse_reranker)
+        config = first_stage_config(args.config, args.kb, static_vectors(), args.reuse_reranker)
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")

@@ -14,16 +14,31 @@ from elkit.config import load_config
 from elkit.doc import Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.linking import EntityLinker
-from elkit.linking.component import _DEFAULT_RERANKER
 from elkit.linking.reranker import CrossEncoderReranker
 from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
 
+ROOT = Path(__file__).resolve().parent.parent
+CONLL_TRAIN = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
 
-def first_stage_config(config: Path, kb: Path, vectors: Path, reuse: Path | None) -> Any:
-    """The linking config with the benchmark's KB and vectors; with `reuse`, without fine-tuning a reranker."""
+
+def static_vectors() -> dict[str, Any]:
+    """The linkers' static word vectors, as a `VectorsSettings` table.
+
+    They are distilled from MiniLM for the CoNLL-2003 training words (and the model's vocabulary) the first time
+    the folder is missing, and read from it after.
+    """
+    return {"path": str(ROOT / "models" / "vectors" / "minilm_static"), "corpora": [str(CONLL_TRAIN)]}
+
+
+def first_stage_config(config: Path, kb: Path, vectors: Path | dict[str, Any], reuse: Path | None) -> Any:
+    """The linking config with the benchmark's KB and vectors; with `reuse`, without fine-tuning a reranker.
+
+    `vectors` is a folder or a `VectorsSettings` table (see `static_vectors`).
+    """
     overrides: dict[str, Any] = {"components.entity_linker.kb": str(kb),
-                                 "components.entity_linker.vectors": str(vectors)}
+                                 "components.entity_linker.vectors": vectors if isinstance(vectors, dict)
+                                 else str(vectors)}
     if reuse is not None and "reranker" in load_config(config).components["entity_linker"].settings:
         overrides["components.entity_linker.reranker.epochs"] = 0  # the first stage only; the reranker is reused
     return load_config(config, overrides)
@@ -48,7 +63,7 @@ def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Do
     assert isinstance(linker, EntityLinker)
     linker.set_kb(kb)
     if settings is not None and linker.reranker is None and reuse is not None:
-        linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
+        linker.change_settings(reranker=settings)
         linker.reranker = CrossEncoderReranker.from_disk(reuse)
         held = linker.training_rerank_items(dev)
         report = linker.reranker.fit_weights(held)
@@ -58,7 +73,7 @@ def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Do
     elif settings is not None and linker.reranker is None:
         threads = torch.get_num_threads()
         torch.set_num_threads(2)
-        linker.reranker_settings = {**_DEFAULT_RERANKER, **settings}
+        linker.change_settings(reranker=settings)
         started = time.perf_counter()
         train_reranker(linker, train, dev)
         print(f"fine-tuned the reranker in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)

@@ -342,3 +342,22 @@ def test_kb_and_vectors_as_tables_are_built_on_first_use(tmp_path):
     loaded = Pipeline.from_disk(tmp_path / "model")
     assert loaded.get_pipe("linker").settings == nlp.get_pipe("linker").settings
     assert loaded.get_pipe("linker").config["kb"] == kb_table | loaded.get_pipe("linker").config["kb"]
+
+
+def test_a_config_saved_before_the_settings_model_still_loads():
+    # what `config.toml` of a pipeline saved by the previous linker holds (None values are never written)
+    saved = {
+        "kb": "models/kb/aida", "labels_discard": [], "n_sents": 1, "incl_prior": True, "incl_context": True,
+        "overwrite": True, "candidates": {"generators": ["exact", "normalized"], "limit": 30, "fuzzy_min_score": 0.6},
+        "vectors": "models/vectors/minilm_static", "hidden_width": 64, "dropout": 0.1, "learning_rate": 0.003,
+        "coherence": False, "use_table": True, "store_candidates": 10, "projection": 0, "weight_decay": 0.0,
+        "relabel": False, "abbreviations": False, "held_out_block": 1, "memory": True, "seed": 0,
+        "reranker": {"top_k": 4, "max_candidates": 32, "skip_above": 1.0, "max_length": 128, "epochs": 1,
+                     "learning_rate": 3e-5, "batch_size": 8, "held_out": 0.1, "max_mentions": 8000,
+                     "residual": False},
+    }
+    linker = factories.make("elkit.EntityLinker.v1", saved, name="entity_linker")
+    assert linker.settings.kb == "models/kb/aida" and linker.settings.reranker.max_mentions == 8000
+    assert EntityLinker("entity_linker", **linker.config).settings == linker.settings
+    assert {key: value for key, value in linker.config.items() if key != "reranker"} == {
+        key: value for key, value in saved.items() if key != "reranker"}

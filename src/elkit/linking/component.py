@@ -98,8 +98,23 @@ class EntityLinker(PredictThenAnnotate):
         """The settings as config values (what ``config.toml`` gets for this component)."""
         return self.settings.to_config()
 
-    def _change(self, **changes: Any) -> None:
-        self.settings = validate_settings(EntityLinkerSettings, {**self.settings.model_dump(), **changes}, self.name)
+    def change_settings(self, **changes: Any) -> None:
+        """Change settings by name (validated, sub-settings as tables); a trained model is kept.
+
+        Meant for what can change after training: ``threshold``, ``labels_discard``, ``overwrite``,
+        ``store_candidates``, ``relabel``, ``reranker``, ``candidates``, ``kb``.
+
+        Raises:
+            ConfigError: A setting is unknown or has a bad value.
+        """
+        before = self.settings
+        self.settings = validate_settings(EntityLinkerSettings, {**before.model_dump(), **changes}, self.name)
+        if self.settings.kb != before.kb:
+            self._kb = None
+        if (self.settings.kb, self.settings.candidates, self.settings.use_table) != (
+                before.kb, before.candidates, before.use_table):
+            self._generator = None
+            self._infos = None
 
     @property
     def threshold(self) -> float | None:
@@ -108,7 +123,7 @@ class EntityLinker(PredictThenAnnotate):
 
     @threshold.setter
     def threshold(self, value: float | None) -> None:
-        self._change(threshold=value)
+        self.change_settings(threshold=value)
 
     @property
     def labels_discard(self) -> list[str]:
@@ -117,7 +132,7 @@ class EntityLinker(PredictThenAnnotate):
 
     @labels_discard.setter
     def labels_discard(self, value: Sequence[str]) -> None:
-        self._change(labels_discard=list(value))
+        self.change_settings(labels_discard=list(value))
 
     @property
     def overwrite(self) -> bool:
@@ -126,7 +141,7 @@ class EntityLinker(PredictThenAnnotate):
 
     @overwrite.setter
     def overwrite(self, value: bool) -> None:
-        self._change(overwrite=value)
+        self.change_settings(overwrite=value)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -174,7 +189,7 @@ class EntityLinker(PredictThenAnnotate):
         """Use this reranker (None: none); a linker without reranker settings gets the default ones."""
         self.reranker = reranker
         if reranker is not None and self.settings.reranker is None:
-            self._change(reranker=RerankerSettings())
+            self.change_settings(reranker=RerankerSettings())
 
     def require_model(self) -> LinkScorer:
         """The scorer.
@@ -288,8 +303,8 @@ class EntityLinker(PredictThenAnnotate):
 
     def block_key(self, doc: Doc) -> str:
         """The block of training documents `doc` belongs to (its own key when it was not a training document)."""
-        key = document_key(doc)
-        return self._block_keys.get(key, key)
+        document = document_key(doc)
+        return self._block_keys.get(document, document)
 
     def training_inputs(self, docs: Sequence[Doc]) -> list[LinkInput]:
         """The inputs of the gold mentions of `docs` that have candidates, each with its ``gold`` rows.
@@ -299,15 +314,15 @@ class EntityLinker(PredictThenAnnotate):
         """
         inputs: list[LinkInput] = []
         for doc in docs:
-            key = document_key(doc)
-            cached = self._training_cache.get(key)
+            document = document_key(doc)
+            cached = self._training_cache.get(document)
             if cached is None:
                 cached = []
                 for item in self.link_inputs([doc], block_key=self.block_key):
                     gold = learning.gold_rows(item.mention.span.kb_id, item.candidates, self.kb)
                     if gold:
                         cached.append(dataclasses.replace(item, gold=gold))
-                self._training_cache[key] = cached
+                self._training_cache[document] = cached
             inputs.extend(item for item in cached if item.candidates)
         return inputs
 

@@ -146,7 +146,7 @@ def is_acronym(mention: str, name: str) -> bool:
 
 
 def _share(counts: Counter[str], entity: str) -> float:
-    total = sum(value for key, value in counts.items())
+    total = sum(counts.values())
     return counts.get(entity, 0) / total if total else 0.0
 
 

@@ -125,11 +125,11 @@ def learn_tables(
         table: The mention → entity counts to fill.
         show_progress: Show a progress bar when vectors are distilled.
     """
-    keys = block_keys(docs, settings.held_out_block)
+    blocks = block_keys(docs, settings.held_out_block)
 
     def block_of(doc: Doc) -> str:
-        key = document_key(doc)
-        return keys.get(key, key)
+        document = document_key(doc)
+        return blocks.get(document, document)
 
     table.clear()
     if settings.use_table:
@@ -154,15 +154,15 @@ def learn_tables(
             spans = [span for span in doc.ents if span.kb_id]
             if not spans:
                 continue
-            key = block_of(doc)
+            block = block_of(doc)
             defined = find_abbreviations(doc.text) if settings.abbreviations and remember else {}
             for span, contexts in zip(spans, vectors.mention_contexts(doc, spans, settings.n_sents), strict=True):
                 entities = [] if span.kb_id == NIL else gold_ids(span.kb_id, kb)
                 for entity in entities:
-                    entity_contexts.add(key, entity, contexts[0])
+                    entity_contexts.add(block, entity, contexts[0])
                 if remember and (entities or span.kb_id == NIL):
                     text = (expand(span.text, defined) if defined else None) or span.text
-                    memory.add(normalizer(text), entities[0] if entities else NIL, key, document_key(doc), contexts)
+                    memory.add(normalizer(text), entities[0] if entities else NIL, block, document_key(doc), contexts)
     report = {
         "documents": len(docs),
         "gold_mentions": sum(1 for doc in docs for span in doc.ents if span.kb_id),
@@ -178,7 +178,7 @@ def learn_tables(
     return LearnedTables(
         labels=["", *sorted({span.label for doc in docs for span in doc.ents if span.label})],
         types=["", "UNK", *sorted(types - {"", "UNK"})],
-        block_keys=keys, vectors=vectors, entity_contexts=entity_contexts, memory=memory, report=report,
+        block_keys=blocks, vectors=vectors, entity_contexts=entity_contexts, memory=memory, report=report,
     )
 
 

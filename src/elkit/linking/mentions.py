@@ -73,9 +73,9 @@ def find_mentions(
             spans = [(position, span) for position, span in spans if span.kb_id]
         if not spans:
             continue
-        key = block_key(doc) if block_key is not None else ""
+        block = block_key(doc) if block_key is not None else ""
         defined = find_abbreviations(doc.text) if abbreviations else {}
         for position, span in spans:
             text = (expand(span.text, defined) if abbreviations else None) or span.text
-            mentions.append(Mention(number, position, span, text, key))
+            mentions.append(Mention(number, position, span, text, block))
     return mentions
