@@ -8,15 +8,24 @@ between kinds (an encoder's architecture) is a tagged union.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import os
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 
 from elkit.errors import ConfigError
 
-__all__ = ["Settings", "settings_error", "validate_settings"]
+__all__ = ["PathText", "Settings", "settings_error", "validate_settings"]
 
 Model = TypeVar("Model", bound="Settings")
+
+
+def _path_as_text(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+PathText = Annotated[str, pydantic.BeforeValidator(_path_as_text)]
+"""A file or folder setting: a string in configs; a ``Path`` given from Python is kept as its string."""
 
 
 class Settings(pydantic.BaseModel):
@@ -60,6 +69,6 @@ def validate_settings(model: type[Model], values: Any, where: str) -> Model:
     if isinstance(values, Settings):
         values = values.model_dump()
     try:
-        return model.model_validate(values or {})
+        return model.model_validate({} if values is None else values)
     except pydantic.ValidationError as error:
         raise settings_error(where, error, model) from None

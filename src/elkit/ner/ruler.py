@@ -23,7 +23,6 @@ recognizer's entities unless ``overwrite_ents`` is set.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Protocol, Self
@@ -36,7 +35,7 @@ from elkit.errors import ConfigError, DataError, FormatError
 from elkit.ner.matcher import MatchEntry, Matcher
 from elkit.ner.patterns import check_patterns, read_patterns
 from elkit.registry import factories
-from elkit.settings import Settings, validate_settings
+from elkit.settings import PathText, Settings, validate_settings
 from elkit.tokenize import Tokenizer
 
 __all__ = [
@@ -68,10 +67,6 @@ def pattern_id(span: Span) -> str | None:
 _NonEmpty = Annotated[str, pydantic.Field(min_length=1)]
 
 
-def _path_as_text(value: Any) -> Any:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-
 class EntityRulerSettings(Settings):
     """The entity ruler's settings.
 
@@ -88,7 +83,7 @@ class EntityRulerSettings(Settings):
 
     model_config = pydantic.ConfigDict(populate_by_name=True)
 
-    patterns_path: Annotated[_NonEmpty | None, pydantic.BeforeValidator(_path_as_text)] = None
+    patterns_path: Annotated[PathText | None, pydantic.Field(min_length=1)] = None
     phrase_matcher_attr: Literal["ORTH", "LOWER"] = "ORTH"
     overwrite_ents: pydantic.StrictBool = False
     spans_key: _NonEmpty | None = None

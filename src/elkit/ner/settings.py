@@ -18,13 +18,12 @@ The encoder is a tagged union: ``architecture`` picks :class:`HashCNNSettings` o
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
 import pydantic
 
 from elkit.encoders.vectors import VectorsSettings
-from elkit.settings import Settings, settings_error
+from elkit.settings import PathText, Settings, settings_error
 
 __all__ = [
     "ENCODER_ARCHITECTURES",
@@ -37,14 +36,6 @@ __all__ = [
 
 ENCODER_ARCHITECTURES = ("hash_cnn", "transformer")
 """The encoder kinds, by the value of their ``architecture`` setting."""
-
-
-def _path_as_text(value: Any) -> Any:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-
-_PathText = Annotated[str, pydantic.BeforeValidator(_path_as_text)]
-"""A file or folder: a string in configs, a ``Path`` accepted from Python and kept as a string."""
 
 
 class HashCNNSettings(Settings):
@@ -73,7 +64,7 @@ class HashCNNSettings(Settings):
     subword_features: bool = True
     dropout: float = 0.1
     lstm_depth: int = 0
-    vectors: _PathText | VectorsSettings | None = None
+    vectors: PathText | VectorsSettings | None = None
 
 
 class TransformerEncoderSettings(Settings):
@@ -90,7 +81,7 @@ class TransformerEncoderSettings(Settings):
     """
 
     architecture: Literal["transformer"] = "transformer"
-    model: _PathText | None = None
+    model: PathText | None = None
     width: int = 384
     window: int = 256
     stride: int = 192

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from elkit.batching import batches, check_batch_size
 from elkit.config import ComponentConfig, NlpConfig, PipelineConfig, load_config, save_config
 from elkit.doc import Doc
 from elkit.errors import ConfigError, DataError, ModelError
@@ -206,8 +206,9 @@ class Pipeline:
         Yields:
             Annotated documents, in input order.
         """
-        if batch_size < 1 or n_process < 1:
-            raise ConfigError("batch_size and n_process must be at least 1")
+        check_batch_size(batch_size)
+        if isinstance(n_process, bool) or not isinstance(n_process, int) or n_process < 1:
+            raise ConfigError(f"n_process must be a positive integer, got {n_process!r}")
         if n_process == 1:
             docs: Iterable[Doc] = (text if isinstance(text, Doc) else self.make_doc(text) for text in texts)
             for _, component in self._components:
@@ -219,10 +220,8 @@ class Pipeline:
     def _pipe_multiprocess(self, texts: Iterable[str | Doc], batch_size: int, n_process: int) -> Iterator[Doc]:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        iterator = iter(texts)
-        batches = iter(lambda: list(itertools.islice(iterator, batch_size)), [])
         with context.Pool(n_process, initializer=_worker_init, initargs=(pickle.dumps(self),)) as pool:
-            for batch in pool.imap(_worker_run, batches, chunksize=1):
+            for batch in pool.imap(_worker_run, batches(texts, batch_size), chunksize=1):
                 yield from batch
 
     # --- learning -------------------------------------------------------------------------------------------
