@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any
-
 import pydantic
 
 from elkit.candidates import CandidateSettings
 from elkit.encoders.vectors import VectorsSettings
 from elkit.kb.declared import KBSettings
 from elkit.linking.reranker import RerankerSettings
-from elkit.settings import Settings
+from elkit.settings import PathText, Settings
 
 __all__ = ["EntityLinkerSettings"]
-
-
-def _path_as_text(value: Any) -> Any:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-
-_PathText = Annotated[str, pydantic.BeforeValidator(_path_as_text)]
-"""A folder: a string in configs, a ``Path`` accepted from Python and kept as a string."""
 
 
 class EntityLinkerSettings(Settings):
@@ -64,7 +53,7 @@ class EntityLinkerSettings(Settings):
         seed: Seed for weights and shuffling.
     """
 
-    kb: _PathText | KBSettings | None = None
+    kb: PathText | KBSettings | None = None
     labels_discard: list[str] = []
     n_sents: int = pydantic.Field(0, ge=-1)
     incl_prior: bool = True
@@ -72,7 +61,7 @@ class EntityLinkerSettings(Settings):
     threshold: float | None = pydantic.Field(None, ge=0.0, le=1.0)
     overwrite: bool = True
     candidates: CandidateSettings = CandidateSettings()
-    vectors: _PathText | VectorsSettings | None = None
+    vectors: PathText | VectorsSettings | None = None
     hidden_width: int = pydantic.Field(64, ge=1)
     dropout: float = pydantic.Field(0.1, ge=0.0, lt=1.0)
     learning_rate: float = pydantic.Field(0.003, gt=0.0)
