@@ -13,6 +13,7 @@ from rich.console import Console
 from elkit.config import load_config
 from elkit.doc import Doc, Example
 from elkit.errors import DataError
+from elkit.extras import missing_extra
 
 __all__ = ["train_curve"]
 
@@ -59,12 +60,17 @@ def train_curve(
         points.append({"share": share, "examples": len(subset), "ents_p": best["ents_p"], "ents_r": best["ents_r"],
                        "ents_f": best["ents_f"]})
     (output / "curve.json").write_text(json.dumps(points, indent=2), encoding="utf-8")
-    _plot(points, output / "curve.png")
+    _plot(points, output / "curve.png", console)
     return points
 
 
-def _plot(points: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+def _plot(points: list[dict[str, Any]], path: Path, console: Console) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        message = f"{missing_extra('matplotlib', 'plot', f'the plot {path}')}; the scores are above"
+        console.print(message, style="yellow", markup=False)
+        return
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
