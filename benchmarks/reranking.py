@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from bench_vectors import static_vectors  # noqa: F401 - re-exported for the linking benchmarks
 from elkit.config import load_config
 from elkit.doc import Doc
 from elkit.kb.base import KnowledgeBase
@@ -19,16 +20,6 @@ from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
-CONLL_TRAIN = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
-
-
-def static_vectors() -> dict[str, Any]:
-    """The linkers' static word vectors, as a `VectorsSettings` table.
-
-    They are distilled from MiniLM for the CoNLL-2003 training words (and the model's vocabulary) the first time
-    the folder is missing, and read from it after.
-    """
-    return {"path": str(ROOT / "models" / "vectors" / "minilm_static"), "corpora": [str(CONLL_TRAIN)]}
 
 
 def first_stage_config(config: Path, kb: Path, vectors: Path | dict[str, Any], reuse: Path | None) -> Any:

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from bench_vectors import static_vectors
 from elkit.annotate.controller import Controller
 from elkit.annotate.recipes import ner_teach
 from elkit.annotate.store import Store
@@ -78,9 +79,7 @@ def base_model(arguments: argparse.Namespace, train_part: list[Doc], dev_part: l
         "training.patience": 0,
         "training.threads": arguments.threads,
         "training.seed": arguments.seed,
-        # the vectors of configs/ner_conll_fast.toml, by absolute paths (built from CoNLL train when missing)
-        "components.ner.encoder.vectors": {"path": str(ROOT / "models/vectors/minilm_static"),
-                                           "corpora": [str(arguments.data / "train.txt")]},
+        "components.ner.encoder.vectors": static_vectors(),  # the config's, by absolute paths
     }
     started = time.perf_counter()
     train(arguments.config, train_part, dev_part, output, console=Console(stderr=True), overrides=overrides)

@@ -51,3 +51,27 @@ def test_settings_name_the_bad_field():
         validate_settings(VectorsSettings, {"path": "x", "corpora": "not a list"}, "vectors")
     with pytest.raises(ConfigError, match="unknown setting"):
         validate_settings(VectorsSettings, {"path": "x", "corpus": []}, "vectors")
+
+
+def test_vectors_built_from_other_sources_are_built_again(transformer_folder, tmp_path, monkeypatch):
+    first = tmp_path / "a.conll"
+    first.write_text(CONLL, encoding="utf-8")
+    second = tmp_path / "b.conll"
+    second.write_text(CONLL.replace("lovely", "rainy"), encoding="utf-8")
+    calls = []
+    distill = vectors_module.distill_vectors
+    monkeypatch.setattr(vectors_module, "distill_vectors", lambda *args, **kwargs: calls.append(1) or distill(
+        *args, **{**kwargs, "show_progress": False}))
+    folder = str(tmp_path / "vectors")
+    common = {"path": folder, "model": str(transformer_folder), "model_vocabulary": False}
+    assert "rainy" not in open_vectors(VectorsSettings(corpora=[str(first)], **common))[0]
+    assert "rainy" in open_vectors(VectorsSettings(corpora=[str(first), str(second)], **common))[0]
+    open_vectors(VectorsSettings(corpora=[str(first), str(second)], **common))
+    assert len(calls) == 2
+
+
+def test_resolve_takes_relative_paths_from_a_base(tmp_path):
+    settings = VectorsSettings(path="models/v", corpora=["../data/train.txt", str(tmp_path / "abs.txt")])
+    resolved = settings.resolve(tmp_path / "repo")
+    assert resolved.path == str(tmp_path / "repo" / "models" / "v")
+    assert resolved.corpora == [str(tmp_path / "repo" / ".." / "data" / "train.txt"), str(tmp_path / "abs.txt")]

@@ -14,6 +14,7 @@ time it is missing and reads it from then on, so ``elkit train CONFIG`` works on
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -22,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from elkit.encoders.transformers import load_tokenizer, load_transformer
+from elkit.encoders.transformers import load_tokenizer, load_transformer, resolve_model_path
 from elkit.errors import DataError, ModelError
 from elkit.progress import progress_bar
 from elkit.settings import Settings
@@ -40,6 +42,9 @@ __all__ = [
     "open_vectors",
     "save_vectors",
 ]
+
+SOURCES_NAME = "sources.json"
+"""The file in a vectors folder built from settings that records what it was built from."""
 
 
 class VectorsSettings(Settings):
@@ -58,6 +63,27 @@ class VectorsSettings(Settings):
     words: list[str] = []
     model: str | None = None
     model_vocabulary: bool = True
+
+    def resolve(self, base: str | os.PathLike[str]) -> VectorsSettings:
+        """These settings with relative folder and file paths taken from ``base``, not the working directory."""
+
+        def absolute(path: str) -> str:
+            return str(Path(base) / path)
+
+        return self.model_copy(update={
+            "path": absolute(self.path),
+            "corpora": [absolute(path) for path in self.corpora],
+            "words": [absolute(path) for path in self.words],
+        })
+
+    def sources(self) -> dict[str, object]:
+        """What the vectors are built from, by absolute paths: recorded in the folder to notice a changed recipe."""
+        return {
+            "corpora": [str(Path(path).resolve()) for path in self.corpora],
+            "words": [str(Path(path).resolve()) for path in self.words],
+            "model": str(resolve_model_path(self.model).resolve()),
+            "model_vocabulary": self.model_vocabulary,
+        }
 
 
 class StaticVectors(nn.Module):
@@ -101,8 +127,12 @@ class StaticVectors(nn.Module):
         return cls(words, matrix)
 
 
-def save_vectors(folder: str | Path, words: Sequence[str], matrix: torch.Tensor) -> None:
+def save_vectors(
+    folder: str | Path, words: Sequence[str], matrix: torch.Tensor, sources: dict[str, object] | None = None
+) -> None:
     """Write a vectors folder (whole or not at all: it is written beside the target, then renamed).
+
+    ``sources``, when given, is recorded as ``sources.json``: what the vectors were built from.
 
     Raises:
         ModelError: When the word count and the matrix rows differ, or a word holds a line break.
@@ -117,6 +147,8 @@ def save_vectors(folder: str | Path, words: Sequence[str], matrix: torch.Tensor)
     staging.chmod(0o755)  # mkdtemp makes it private; the vectors are as readable as any other model file
     (staging / "words.txt").write_text("\n".join(words), encoding="utf-8")
     save_file({"matrix": matrix.to(torch.float16).contiguous()}, str(staging / "vectors.safetensors"))
+    if sources is not None:
+        (staging / SOURCES_NAME).write_text(json.dumps(sources, indent=2), encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
@@ -238,10 +270,16 @@ def open_vectors(spec: str | os.PathLike[str] | VectorsSettings) -> tuple[list[s
             )
         return load_vectors(folder)
     folder = Path(spec.path)
-    if not (folder / "words.txt").is_file() or not (folder / "vectors.safetensors").is_file():
+    sources = spec.sources()
+    complete = (folder / "words.txt").is_file() and (folder / "vectors.safetensors").is_file()
+    record = folder / SOURCES_NAME
+    if complete and record.is_file() and json.loads(record.read_text(encoding="utf-8")) != sources:
+        Console(stderr=True).print(f"{folder}: built from other sources than the settings name: building it again")
+        complete = False
+    if not complete:
         words = gather_words(spec.corpora, spec.words, spec.model, spec.model_vocabulary)
         if not words:
             raise ModelError(f"{folder}: nothing to distil: give corpora or words, or keep model_vocabulary")
         vocabulary, matrix = distill_vectors(words, spec.model)
-        save_vectors(folder, vocabulary, matrix)
+        save_vectors(folder, vocabulary, matrix, sources)
     return load_vectors(folder)
