@@ -80,7 +80,7 @@ class ServerProcess:
             stdout=self.log, stderr=subprocess.STDOUT, env=environment)
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 180.0) -> None:  # a hang guard only: busy machines start slowly
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -17,6 +17,7 @@ from elkit.cli.main import main
 from .support import ServerProcess, trained_pipeline, write_entities, write_source
 
 CHROMIUM = os.environ.get("ELKIT_CHROMIUM", "/usr/bin/chromium")
+HANG_MS = 180_000
 SCREENSHOTS = Path(os.environ.get("ELKIT_SCREENSHOTS", Path(__file__).parents[2] / "output" / "screenshots"))
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -35,6 +36,7 @@ def browser():
 
 def open_page(browser, server, session):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.set_default_timeout(HANG_MS)  # only to catch a hang: a busy machine may take long, never fail for it
     page.goto(f"{server.url}/?session={session}")
     page.wait_for_selector("#text .token")
     return page

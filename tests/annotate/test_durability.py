@@ -58,7 +58,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer_and_resumes(tmp_path):
 
     thread = threading.Thread(target=killer)
     thread.start()
-    with httpx.Client(base_url=server.url, timeout=10) as client, pytest.raises(httpx.HTTPError):
+    with httpx.Client(base_url=server.url, timeout=120) as client, pytest.raises(httpx.HTTPError):
         answer_stream(client, "alice", acknowledged, threading.Event())
     thread.join()
     server.stop()
@@ -75,7 +75,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer_and_resumes(tmp_path):
 
     restarted = ServerProcess(arguments, tmp_path)
     try:
-        with httpx.Client(base_url=restarted.url, timeout=10) as client:
+        with httpx.Client(base_url=restarted.url, timeout=120) as client:  # hang guard
             first = client.post("/api/tasks", json={"session": "alice", "count": 1}).json()["tasks"][0]
             assert first["text"] == expected_next, "the stream did not resume at the first unanswered task"
             more: list[int] = []
