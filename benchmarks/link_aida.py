@@ -33,7 +33,7 @@ from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import first_stage_config, load_linker, static_vectors
+from reranking import first_stage_config, load_linker, static_vectors, without_reranker
 from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,9 +66,13 @@ def main() -> int:
     parser.add_argument("--spacy-cache", type=Path, default=Path("/tmp/elkit-bench/spacy_el"))
     parser.add_argument("--spacy-minutes", type=float, default=12.0)
     parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--first-stage-only", action="store_true",
+                        help="leave the config's reranker out (no 30-minute cross-encoder fine-tune)")
     parser.add_argument("--reuse-reranker", type=Path, default=None,
                         help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
     args = parser.parse_args()
+    if args.first_stage_only:
+        args.config = without_reranker(args.config, args.cache)
     torch.set_num_threads(1)
     kb_folder = args.cache / f"kb-{args.aliases.stem}"
     kb = build_kb(args.entities, args.aliases, kb_folder)

@@ -27,7 +27,7 @@ from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
-from reranking import first_stage_config, load_linker, static_vectors
+from reranking import first_stage_config, load_linker, static_vectors, without_reranker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -61,9 +61,13 @@ def main() -> int:
     parser.add_argument("--kb", type=Path, default=Path("/tmp/elkit-bench/medic_kb"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/elkit-bench/link_ncbi"))
     parser.add_argument("--retrain", action="store_true", help="train again instead of using the cached models")
+    parser.add_argument("--first-stage-only", action="store_true",
+                        help="leave the config's reranker out (no 30-minute cross-encoder fine-tune)")
     parser.add_argument("--reuse-reranker", type=Path, default=None,
                         help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
     args = parser.parse_args()
+    if args.first_stage_only:
+        args.config = without_reranker(args.config, args.cache)
     torch.set_num_threads(1)
     kb = build_kb(args.medic, args.kb)
     log(f"KB: {kb.entity_count:,} entities, {kb.alias_count:,} aliases, vectors {kb.vector_dim}")

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from bench_vectors import static_vectors  # noqa: F401 - re-exported for the linking benchmarks
-from elkit.config import load_config
+from elkit.config import load_config, save_config
 from elkit.doc import Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.linking import EntityLinker
@@ -20,6 +20,17 @@ from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def without_reranker(config: Path, folder: Path) -> Path:
+    """A copy of `config` (written into `folder`) without the reranker section: the first stage only."""
+    loaded = load_config(config)
+    section = loaded.components["entity_linker"]
+    (section.model_extra or {}).pop("reranker", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{config.stem}-first-stage.toml"
+    save_config(loaded, target)
+    return target
 
 
 def first_stage_config(config: Path, kb: Path, vectors: Path | dict[str, Any], reuse: Path | None) -> Any:
