@@ -4,6 +4,11 @@ Trains elkit's linker with configs/link_ncbi.toml on the NCBI training set (cach
 --retrain) and reports acc@1 on the development set (or --test): a mention is right when the linker's answer is
 one of its gold ids (composite ids split, OMIM ids resolved through MEDIC).
 
+The protocol: the best epoch, the NIL offset and the reranker's combination weights are chosen on 10% of the
+training documents held out in runs of consecutive documents (`elkit.linking.selection.held_out_split`); the dev
+set is only reported. The count table (p(entity | mention) from the training set, popularity backoff;
+benchmarks/link_baselines.py) ranks the same candidates.
+
     .venv/bin/python benchmarks/link_ncbi.py [--test PATH] [--retrain] [--reuse-reranker DIR]
 
 Last line: ncbi_dev_acc1 (or ncbi_test_acc1 with --test).
@@ -27,6 +32,7 @@ from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
 from elkit.linking import strip_links
 from elkit.linking.training import train_linking
+from link_baselines import table_and_popularity
 from reranking import first_stage_config, load_linker, static_vectors, without_reranker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +86,7 @@ def main() -> int:
         started = time.perf_counter()
         train_linking(config, train_docs, dev_docs, model)
         log(f"trained the linker in {(time.perf_counter() - started) / 60:.1f} min")
-    linker = load_linker(model / "model-best", kb, args.config, train_docs, dev_docs, args.cache / "model-reranker",
+    linker = load_linker(model / "model-best", kb, args.config, train_docs, args.cache / "model-reranker",
                          args.retrain, args.reuse_reranker)
     reranker, linker.reranker = linker.reranker, None
     started = time.perf_counter()
@@ -93,12 +99,17 @@ def main() -> int:
         scores = score_links(predicted, eval_docs, resolve=kb.resolve)
         print(f"reranker off: acc@1 {first_stage.accuracy:.4f}; with the cross-encoder reranker: {scores.accuracy:.4f}"
               + ("" if reranker.active else " (switched off: it got fewer dev items right than the first stage)"))
+    linker.reranker = None
+    table, _ = table_and_popularity(linker, train_docs, eval_docs)
+    linker.reranker = reranker
     split = "test" if args.test else "dev"
     mentions = sum(len(doc.ents) for doc in eval_docs)
     print(f"\nNCBI-disease {args.test or args.dev}: {scores.linked_mentions:,} gold mentions, KB {args.kb}")
     print(f"acc@1 {scores.accuracy:.4f} (best candidate, NIL not allowed: {scores.accuracy_no_nil:.4f}); "
           f"candidate recall@1/5/10/30 " + " / ".join(f"{scores.recall_at[k]:.4f}" for k in (1, 5, 10, 30)))
     print(f"{mentions / seconds:,.0f} mentions/s on one thread (dense candidates encode each mention with MiniLM)")
+    print(f"count table p(e|m) with popularity backoff, same candidates: acc@1 {table.accuracy_no_nil:.4f}")
+    print(f"ncbi_{split}_acc1_count_table: {table.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1_reranker_off: {first_stage.accuracy:.4f}")
     print(f"ncbi_{split}_acc1_no_nil: {scores.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1: {scores.accuracy:.4f}")

@@ -16,6 +16,7 @@ from elkit.doc import Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.linking import EntityLinker
 from elkit.linking.reranker import CrossEncoderReranker
+from elkit.linking.selection import held_out_split
 from elkit.linking.training import train_reranker
 from elkit.pipeline import Pipeline
 
@@ -46,17 +47,22 @@ def first_stage_config(config: Path, kb: Path, vectors: Path | dict[str, Any], r
     return load_config(config, overrides)
 
 
-def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Doc], dev: Sequence[Doc],
-                reranked: Path, retrain: bool, reuse: Path | None = None) -> EntityLinker:
+def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Doc], reranked: Path, retrain: bool,
+                reuse: Path | None = None) -> EntityLinker:
     """The linker saved in `model` with `kb`; when `config` has a reranker section, with the reranker too.
 
-    The reranker is fine-tuned on `train` (weights fitted on `dev`) and the pipeline saved in `reranked`, unless
-    one is there already and `retrain` is false. With `reuse` (a reranker folder, as saved in a linker's
-    ``reranker/``), that fine-tuned cross-encoder is put on top of the first stage in `model` instead and only its
-    two combination weights are fitted again, on `dev` (a first stage retrained with other features keeps the
-    same reranker; fine-tuning a new one takes half an hour on 2 CPU cores).
+    The reranker is fine-tuned on `train` less the held-out documents that training chose on (the config's
+    ``held_out_share``, `held_out_split`), its combination weights fitted on those held-out documents, and the
+    pipeline saved in `reranked`, unless one is there already and `retrain` is false. With `reuse` (a reranker
+    folder, as saved in a linker's ``reranker/``), that fine-tuned cross-encoder is put on top of the first stage in
+    `model` instead and only its two combination weights are fitted again, on the held-out documents (a first stage
+    retrained with other features keeps the same reranker; fine-tuning a new one takes half an hour on 2 CPU cores).
+    The dev set is never read.
     """
-    settings = load_config(config).components["entity_linker"].settings.get("reranker")
+    loaded = load_config(config)
+    settings = loaded.components["entity_linker"].settings.get("reranker")
+    training = loaded.training
+    learn, held = held_out_split(train, training.held_out_share if training else 0.1, training.seed if training else 0)
     folder = model
     if settings is not None and not retrain and (reranked / "manifest.json").is_file():
         folder = reranked
@@ -67,17 +73,16 @@ def load_linker(model: Path, kb: KnowledgeBase, config: Path, train: Sequence[Do
     if settings is not None and linker.reranker is None and reuse is not None:
         linker.change_settings(reranker=settings)
         linker.reranker = CrossEncoderReranker.from_disk(reuse)
-        held = linker.training_rerank_items(dev)
-        report = linker.reranker.fit_weights(held)
-        print(f"reused the reranker in {reuse}; combination weights refitted on the dev set: {report}",
-              file=sys.stderr)
+        report = linker.reranker.fit_weights(linker.training_rerank_items(held))
+        print(f"reused the reranker in {reuse}; combination weights refitted on {len(held)} held-out training "
+              f"documents: {report}", file=sys.stderr)
         nlp.to_disk(reranked)
     elif settings is not None and linker.reranker is None:
         threads = torch.get_num_threads()
         torch.set_num_threads(2)
         linker.change_settings(reranker=settings)
         started = time.perf_counter()
-        train_reranker(linker, train, dev)
+        train_reranker(linker, learn, held)
         print(f"fine-tuned the reranker in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
         nlp.to_disk(reranked)
         torch.set_num_threads(threads)

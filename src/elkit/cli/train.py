@@ -49,12 +49,13 @@ def train_command(
 
         _, linking = train_linking(settings, [item for item in train_docs if isinstance(item, Doc)], dev_docs,
                                    output, console=error_console)
-        record = max(linking.history, key=lambda item: item.get("accuracy", 0.0), default={})
-        typer.echo(f"best model: {output / 'model-best'} (epoch {linking.best_epoch})")
+        record = next((item for item in reversed(linking.history) if "dev_accuracy" in item), {})
+        typer.echo(f"best model: {output / 'model-best'} (epoch {linking.best_epoch}, chosen on held-out training "
+                   f"documents: accuracy {linking.best_accuracy:.4f})")
         typer.echo(f"training time: {linking.seconds / 60:.1f} min")
         for key in ("accuracy", "in_kb_accuracy", "nil_precision", "nil_recall"):
-            if key in record:
-                typer.echo(f"{key}: {record[key]:.4f}")
+            if f"dev_{key}" in record:
+                typer.echo(f"{key}: {record[f'dev_{key}']:.4f}")
         return
     _, result = train(settings, train_docs, dev_docs, output, console=error_console, base_model=base_model)
     best = max(result.history, key=lambda record: record["ents_f"])

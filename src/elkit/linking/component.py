@@ -40,9 +40,10 @@ from elkit.kb.normalize import AliasNormalizer
 from elkit.linking import learning, storage
 from elkit.linking.coherence import add_coherence, entity_vectors
 from elkit.linking.context import ContextVectors
+from elkit.linking.coreference import coreference_evidence
 from elkit.linking.decision import LinkPrediction, write_links
 from elkit.linking.features import EntityInfos, LinkInput, featurize
-from elkit.linking.generation import GetCandidates, generate_candidates
+from elkit.linking.generation import GetCandidates, generate_candidates, table_shares
 from elkit.linking.mentions import find_mentions, linkable_spans
 from elkit.linking.reranker import CrossEncoderReranker, RerankerSettings, RerankItem
 from elkit.linking.reranking import rerank, rerank_items
@@ -237,10 +238,14 @@ class EntityLinker(PredictThenAnnotate):
         if self._generator is None:
             self._generator = build_generator(self.kb, settings.candidates, self.table if settings.use_table else None)
         candidates = generate_candidates(mentions, self.kb, self._generator, self.table, self.get_candidates)
+        evidence = None
+        if settings.coreference:
+            shares = functools.partial(table_shares, self.table) if settings.use_table and settings.incl_prior else None
+            candidates, evidence = coreference_evidence(mentions, candidates, self.normalizer, shares)
         return featurize(docs, mentions, candidates, infos=self.entity_infos, vectors=self.vectors, table=self.table,
                          entity_contexts=self.entity_contexts, memory=self.memory, labels=self.labels,
                          types=self.types, normalizer=self.normalizer, n_sents=settings.n_sents,
-                         incl_prior=settings.incl_prior, incl_context=settings.incl_context)
+                         incl_prior=settings.incl_prior, incl_context=settings.incl_context, coreference=evidence)
 
     def _probabilities(self, inputs: Sequence[LinkInput], with_reranker: bool = True) -> list[np.ndarray]:
         """Scorer, coherence and scorer again, then the reranker: probabilities (candidates, then NIL) per input."""
@@ -289,12 +294,41 @@ class EntityLinker(PredictThenAnnotate):
         self.initialize_report = learned.report
         self._build_model()
 
+    def refresh_tables(self, get_examples: Callable[[], Iterable[Any]]) -> None:
+        """Learn the tables again from these gold documents, keeping the weights, labels, types and word vectors.
+
+        Used after the choices of training were made on held-out documents, so that the saved linker counts
+        every training document.
+        """
+        docs = [learning.reference(item) for item in get_examples()]
+        learned = learning.learn_tables(docs, self.kb, self.settings, self.normalizer, self.table,
+                                        vectors=self.vectors)
+        self.entity_contexts, self.memory = learned.entity_contexts, learned.memory
+        self.vectors = learned.vectors
+        self._block_keys = learned.block_keys
+        self._generator = None
+        self._infos = None
+        self._training_cache = {}
+        self.entity_contexts.freeze()
+        self.memory.freeze()
+
     def _build_model(self) -> None:
         torch.manual_seed(self.settings.seed)
         settings = self.settings
         dim = self.vectors.dim if self.vectors and settings.incl_context and settings.projection else 0
         self.set_model(new_scorer(self.labels, self.types, dim, hidden_width=settings.hidden_width,
-                                  projection=settings.projection, dropout=settings.dropout))
+                                  projection=settings.projection, dropout=settings.dropout,
+                                  features_off=settings.features_off))
+
+    def new_weights(self) -> None:
+        """Fresh scorer weights for the current settings, keeping the tables and the cached training features.
+
+        For ablations and restarts between `initialize` and `finish_training`: change ``features_off`` or
+        ``coherence`` with `change_settings`, then train again without recomputing any feature.
+        """
+        cache = self._training_cache
+        self._build_model()
+        self._training_cache = cache
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         """A fresh AdamW optimizer over the scorer's weights."""

@@ -22,17 +22,20 @@ from elkit.doc import NIL, Candidate, Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.context import ContextVectors
+from elkit.linking.coreference import CoreferenceEvidence
 from elkit.linking.mentions import Mention
 from elkit.linking.tables import EntityContexts, MentionMemory
 
 __all__ = [
     "COHERENCE",
     "FEATURES",
+    "FEATURE_GROUPS",
     "NIL_FEATURES",
     "EntityInfo",
     "EntityInfos",
     "LinkInput",
     "candidate_features",
+    "feature_masks",
     "featurize",
     "is_acronym",
     "mark_pass",
@@ -49,8 +52,9 @@ FEATURES: tuple[str, ...] = (
     "has_learned", "learned_log_count", "log_candidates",
     "memory_local", "memory_document", "memory_nearest_local", "memory_nearest_document",
     "coherence_same", "coherence_related", "coherence_containing", "coherence_pass",
+    "coreference_strength", "coreference_found", "source_coreference",
 )
-"""Candidate features, in column order. The last four are filled by the second (coherence) pass."""
+"""Candidate features, in column order. The four ``coherence_*`` ones are filled by the second (coherence) pass."""
 
 COHERENCE = FEATURES.index("coherence_same")
 
@@ -59,6 +63,25 @@ NIL_FEATURES: tuple[str, ...] = (
     "log_candidates", "lowercase", "log_length", "memory_nil_local", "memory_nil_document", "coherence_pass",
 )
 """Mention-level features of the NIL option, in column order."""
+
+FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "prior": (("prior", "log_prior", "prior_top"), ("max_prior",)),
+    "table": (("table_exact", "table_normal", "table_seen", "table_log_count", "source_table"),
+              ("table_seen", "nil_rate_exact", "nil_rate_normal", "max_table")),
+    "popularity": (("log_popularity", "popularity_share", "popularity_top"), ()),
+    "names": (("name_exact", "name_normal", "name_ratio", "name_token_set", "acronym", "alias_as_written"),
+              ("max_name_ratio",)),
+    "sources": (("source_exact", "source_normalized", "source_fuzzy", "source_dense", "log_candidates"),
+                ("log_candidates",)),
+    "context": (("context_text_local", "context_text_document"), ()),
+    "learned": (("context_learned_local", "context_learned_document", "has_learned", "learned_log_count"), ()),
+    "memory": (("memory_local", "memory_document", "memory_nearest_local", "memory_nearest_document"),
+               ("memory_nil_local", "memory_nil_document")),
+    "coreference": (("coreference_strength", "coreference_found", "source_coreference"), ()),
+    "types": ((), ()),
+}
+"""Feature groups that ``features_off`` can switch off: group → (candidate columns, NIL columns). ``types`` is the
+scorer's learned (span label, entity type) weights, not a column."""
 
 _COLUMN = {name: column for column, name in enumerate(FEATURES)}
 _INITIAL = re.compile(r"[A-Za-z0-9]")
@@ -161,6 +184,7 @@ def candidate_features(
     incl_prior: bool,
     incl_context: bool,
     memory: tuple[dict[str, float], dict[str, float], str, str] = ({}, {}, "", ""),
+    coreference: CoreferenceEvidence = ({}, False),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of one mention's candidates and of its NIL option.
 
@@ -177,6 +201,7 @@ def candidate_features(
         incl_context: Use the context vectors.
         memory: What `MentionMemory.lookup` found for the mention (local and document neighbour shares, the
             nearest occurrences' entities), its own document left out.
+        coreference: What the longer mentions of the document that contain this one say (`coreference_evidence`).
 
     Returns:
         ([C, len(FEATURES)] candidate features, [len(NIL_FEATURES)] NIL features).
@@ -230,6 +255,12 @@ def candidate_features(
         features[row, 29] = document_shares.get(entity, 0.0)
         features[row, 30] = float(entity == nearest_local)
         features[row, 31] = float(entity == nearest_document)
+    strength, found = coreference
+    if found:
+        for row, candidate in enumerate(candidates):
+            features[row, _COLUMN["coreference_strength"]] = strength.get(candidate.entity_id, 0.0)
+            features[row, _COLUMN["source_coreference"]] = float("coreference" in candidate.scores)
+        features[:, _COLUMN["coreference_found"]] = 1.0
     nil = np.zeros(len(NIL_FEATURES), dtype=np.float32)
     nil[0] = priors.max() if count and incl_prior else 0.0
     nil[1] = float(exact_total + normal_total > 0)
@@ -243,6 +274,17 @@ def candidate_features(
     nil[9] = local_shares.get(NIL, 0.0)
     nil[10] = document_shares.get(NIL, 0.0)
     return features, nil
+
+
+def feature_masks(off: Sequence[str]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """([len(FEATURES)] candidate mask, [len(NIL_FEATURES)] NIL mask, use the type weights) for groups `off`."""
+    candidate = np.ones(len(FEATURES), dtype=np.float32)
+    nil = np.ones(len(NIL_FEATURES), dtype=np.float32)
+    for group in off:
+        columns, nil_columns = FEATURE_GROUPS[group]
+        candidate[[_COLUMN[name] for name in columns]] = 0.0
+        nil[[NIL_FEATURES.index(name) for name in nil_columns]] = 0.0
+    return candidate, nil, "types" not in off
 
 
 def mark_pass(features: np.ndarray, nil: np.ndarray) -> None:
@@ -290,6 +332,7 @@ def featurize(
     n_sents: int,
     incl_prior: bool,
     incl_context: bool,
+    coreference: Sequence[CoreferenceEvidence] | None = None,
 ) -> list[LinkInput]:
     """The scorer's input for each mention of a batch (first pass: the coherence columns are zero).
 
@@ -308,6 +351,7 @@ def featurize(
         n_sents: Sentences either side in the local context.
         incl_prior: Use priors and training counts.
         incl_context: Use context vectors.
+        coreference: Each mention's coreference evidence (None: none).
     """
     dim = vectors.dim if vectors and incl_context else 0
     contexts: dict[int, np.ndarray] = {}
@@ -320,7 +364,7 @@ def featurize(
                 docs[number], [mention.span for mention in found], n_sents)
     offsets: Counter[int] = Counter()
     inputs = []
-    for mention, found in zip(mentions, candidates, strict=True):
+    for number, (mention, found) in enumerate(zip(mentions, candidates, strict=True)):
         found = tuple(found)
         context = contexts[mention.doc][offsets[mention.doc]] if dim else np.zeros((2, 0), dtype=np.float32)
         offsets[mention.doc] += 1
@@ -334,7 +378,8 @@ def featurize(
         neighbours = (memory.lookup(normalized, context, left_out or None) if dim and len(memory)
                       else ({}, {}, "", ""))
         features, nil = candidate_features(mention.text, normalized, found, entity_infos, counts, context, learned,
-                                           incl_prior, bool(dim), neighbours)
+                                           incl_prior, bool(dim), neighbours,
+                                           coreference[number] if coreference is not None else ({}, False))
         label = labels.index(mention.span.label) if mention.span.label in labels else 0
         text_vectors = (np.stack([info.text_vector for info in entity_infos]) if entity_infos and dim
                         else np.zeros((len(found), dim), dtype=np.float32))

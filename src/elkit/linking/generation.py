@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from elkit.candidates import AppendGenerator, MentionTable, UnionGenerator
-from elkit.doc import Candidate, Span
+from elkit.doc import NIL, Candidate, Span
 from elkit.kb.base import KnowledgeBase
 from elkit.linking.mentions import Mention
 
-__all__ = ["GetCandidates", "generate_candidates"]
+__all__ = ["GetCandidates", "generate_candidates", "table_shares"]
 
 GetCandidates = Callable[[Sequence[Span]], list[list[Candidate]]]
 """A function from spans to their candidates, used instead of the generator set (spaCy's ``get_candidates``)."""
@@ -49,3 +49,14 @@ def generate_candidates(
     else:
         found = generator.batch([mention.text for mention in mentions])
     return [tuple(candidate for candidate in candidates if candidate.entity_id in kb) for candidates in found]
+
+
+def table_shares(table: MentionTable, mention: Mention) -> dict[str, float]:
+    """p(entity | the mention's text) from the training counts, its own block of training documents left out.
+
+    The counts of the text as written are used, else those of its normalised form; NIL is left out.
+    """
+    exact, normal = table.lookup(mention.text, mention.block_key)
+    counts = exact if exact else normal
+    total = sum(counts.values())
+    return {entity: count / total for entity, count in counts.items() if entity != NIL} if total else {}

@@ -114,6 +114,7 @@ def learn_tables(
     normalizer: AliasNormalizer,
     table: MentionTable,
     show_progress: bool = False,
+    vectors: ContextVectors | None = None,
 ) -> LearnedTables:
     """Learn everything but the weights from gold documents; `table` is cleared and filled with their counts.
 
@@ -124,6 +125,7 @@ def learn_tables(
         normalizer: Gives mentions' normalised keys.
         table: The mention → entity counts to fill.
         show_progress: Show a progress bar when vectors are distilled.
+        vectors: Word vectors to use (None: opened or distilled from the settings).
     """
     blocks = block_keys(docs, settings.held_out_block)
 
@@ -141,11 +143,12 @@ def learn_tables(
                 entity = span.kb_id if span.kb_id == NIL else kb.resolve(span.kb_id) or span.kb_id
                 text = (expand(span.text, defined) if defined else None) or span.text
                 table.add(block_of(doc), text, entity)
-    vectors = None
     entity_contexts = EntityContexts(0)
     memory = MentionMemory(0)
-    if settings.incl_context:
-        vectors = context_vectors(settings.vectors, docs, kb, show_progress)
+    if not settings.incl_context:
+        vectors = None
+    else:
+        vectors = vectors or context_vectors(settings.vectors, docs, kb, show_progress)
         vectors.fit_idf(doc.words[start:end] for doc in docs for start, end in sentence_bounds(doc))
         entity_contexts = EntityContexts(vectors.dim)
         memory = MentionMemory(vectors.dim)

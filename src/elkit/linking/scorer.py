@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from elkit.linking.features import FEATURES, NIL_FEATURES, LinkInput
+from elkit.linking.features import FEATURES, NIL_FEATURES, LinkInput, feature_masks
 
 __all__ = ["LinkBatch", "LinkScorer", "make_batch", "new_scorer", "pair_count", "probabilities_from_logits",
            "score"]
@@ -62,11 +62,16 @@ class LinkScorer(nn.Module):
         hidden: Hidden width of the candidate MLP.
         projection: Width of the bilinear projections.
         dropout: Dropout rate in the MLP.
+        features_off: Feature groups the scorer never sees (`FEATURE_GROUPS`; their columns are zeroed).
     """
 
     def __init__(self, n_features: int, n_nil_features: int, n_type_pairs: int, n_labels: int, dim: int,
-                 hidden: int = 64, projection: int = 64, dropout: float = 0.1) -> None:
+                 hidden: int = 64, projection: int = 64, dropout: float = 0.1, features_off: Sequence[str] = ()
+                 ) -> None:
         super().__init__()
+        candidate_mask, nil_mask, self.use_types = feature_masks(features_off)
+        self.register_buffer("feature_mask", torch.from_numpy(candidate_mask[:n_features]), persistent=False)
+        self.register_buffer("nil_mask", torch.from_numpy(nil_mask[:n_nil_features]), persistent=False)
         self.dim = dim
         self.projection = projection
         self.type_pair = nn.Embedding(max(1, n_type_pairs), 4)
@@ -87,7 +92,8 @@ class LinkScorer(nn.Module):
 
     def forward(self, batch: LinkBatch) -> torch.Tensor:
         """Return [B, C + 1] logits; padded candidates get a very low logit."""
-        parts = [batch.features, self.type_pair(batch.type_pairs)]
+        type_weights = self.type_pair(batch.type_pairs)
+        parts = [batch.features * self.feature_mask, type_weights if self.use_types else type_weights * 0.0]
         if self.dim:
             contexts = self.context_projection(batch.contexts)  # [B, 2, P]
             scale = 1.0 / math.sqrt(self.projection)
@@ -96,7 +102,7 @@ class LinkScorer(nn.Module):
                 parts.append(torch.einsum("bcp,bwp->bcw", projected, contexts) * scale)  # [B, C, 2]
         scores = self.mlp(torch.cat(parts, dim=-1)).squeeze(-1)  # [B, C]
         scores = scores.masked_fill(~batch.mask, -1e4)
-        nil = self.nil(batch.nil_features) + self.label_nil(batch.labels)  # [B, 1]
+        nil = self.nil(batch.nil_features * self.nil_mask) + self.label_nil(batch.labels)  # [B, 1]
         if not self.training:
             nil = nil + self.nil_bias
         return torch.cat([scores, nil], dim=-1)
@@ -108,10 +114,10 @@ def pair_count(labels: Sequence[str], types: Sequence[str]) -> int:
 
 
 def new_scorer(labels: Sequence[str], types: Sequence[str], dim: int, *, hidden_width: int, projection: int,
-               dropout: float) -> LinkScorer:
+               dropout: float, features_off: Sequence[str] = ()) -> LinkScorer:
     """A scorer with fresh weights for these labels and types (``projection`` 0: the default width, 64)."""
     return LinkScorer(len(FEATURES), len(NIL_FEATURES), pair_count(labels, types), len(labels), dim,
-                      hidden=hidden_width, projection=projection or 64, dropout=dropout)
+                      hidden=hidden_width, projection=projection or 64, dropout=dropout, features_off=features_off)
 
 
 def make_batch(inputs: Sequence[LinkInput], dim: int, pairs: int) -> LinkBatch:

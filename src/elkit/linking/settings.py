@@ -7,6 +7,7 @@ import pydantic
 from elkit.candidates import CandidateSettings
 from elkit.encoders.vectors import VectorsSettings
 from elkit.kb.declared import KBSettings
+from elkit.linking.features import FEATURE_GROUPS
 from elkit.linking.reranker import RerankerSettings
 from elkit.settings import PathText, Settings
 
@@ -50,6 +51,12 @@ class EntityLinkerSettings(Settings):
         memory: Keep every training mention's context vectors and score a candidate by its share of the weight of
             the nearest earlier occurrences of the same text (`MentionMemory`); needs ``use_table`` and
             ``incl_context``.
+        coreference: Read a short mention through the longer mentions of its document that contain it ("Smith"
+            after "John Smith"): their candidates are added to its own, with a feature for how strongly they
+            point at each (`elkit.linking.coreference`).
+        features_off: Feature groups the scorer does without (`elkit.linking.features.FEATURE_GROUPS`: prior,
+            table, popularity, names, sources, context, learned, memory, types); for ablations, and for KBs or
+            data that lack what a group reads.
         seed: Seed for weights and shuffling.
     """
 
@@ -75,4 +82,14 @@ class EntityLinkerSettings(Settings):
     abbreviations: bool = False
     held_out_block: int = pydantic.Field(1, ge=1)
     memory: bool = True
+    coreference: bool = True
+    features_off: list[str] = []
     seed: int = 0
+
+    @pydantic.field_validator("features_off")
+    @classmethod
+    def _known_groups(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(FEATURE_GROUPS))
+        if unknown:
+            raise ValueError(f"unknown feature group(s) {', '.join(unknown)}; known: {', '.join(FEATURE_GROUPS)}")
+        return value

@@ -120,7 +120,7 @@ def _load_files(linker: EntityLinker, files: Mapping[str, bytes], where: str) ->
             raise ModelError(f"{where}: damaged linker memory ({error})") from None
     settings = linker.settings
     model = new_scorer(linker.labels, linker.types, int(meta["dim"]), hidden_width=settings.hidden_width,
-                       projection=settings.projection, dropout=settings.dropout)
+                       projection=settings.projection, dropout=settings.dropout, features_off=settings.features_off)
     state = {key[len("model."):]: value for key, value in tensors.items() if key.startswith("model.")}
     try:
         model.load_state_dict(state)

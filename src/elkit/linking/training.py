@@ -1,6 +1,8 @@
 """Training a linker on gold documents.
 
-Epochs of shuffled document batches, dev accuracy after each, the best weights kept.
+Epochs of shuffled document batches; after each, the NIL offset and the accuracy on documents held out of the
+training set (`elkit.linking.selection`); the best epoch's weights are kept. The dev set is scored once at the end,
+for the record, and never decides anything.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ class LinkerTraining:
     """What a linker training run did.
 
     Attributes:
-        best_accuracy: The best dev in-KB accuracy.
+        best_accuracy: The best held-out accuracy (NIL included).
         best_epoch: The epoch it was reached at (1-based).
+        nil_offset: The NIL offset chosen with it.
         seconds: Wall time.
         history: One record per epoch (epoch, loss, dev scores).
     """
 
     best_accuracy: float = -1.0
     best_epoch: int = 0
+    nil_offset: float = 0.0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -105,7 +109,7 @@ def nil_offset(predicted: Sequence[Doc], gold: Sequence[Doc], resolve: Callable[
 def fit_linker(
     linker: EntityLinker,
     train: Sequence[Doc],
-    dev: Sequence[Doc],
+    held_out: Sequence[Doc],
     *,
     epochs: int = 10,
     batch_size: int = 8,
@@ -114,21 +118,26 @@ def fit_linker(
     console: Console | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     calibrate_nil: bool = True,
+    finish: bool = True,
 ) -> LinkerTraining:
-    """Train an initialised linker, evaluate on dev after each epoch, and end with the best weights loaded.
+    """Train an initialised linker, choose after each epoch on held-out documents, end with the best weights loaded.
 
     Args:
         linker: The linker, after :meth:`EntityLinker.initialize` on `train`.
         train: Gold training documents.
-        dev: Gold dev documents (an empty list keeps the last weights).
+        held_out: Gold documents the choices are made on (the best epoch, the NIL offset): documents held out of
+            the training set (`held_out_split`), not the dev set that is reported. An empty list keeps the last
+            weights and no NIL offset.
         epochs: Passes over `train`.
         batch_size: Documents per update.
-        patience: Stop after this many epochs without a better dev accuracy.
+        patience: Stop after this many epochs without a better held-out accuracy.
         seed: Shuffling seed.
         console: Where progress goes (stderr by default).
         on_epoch: Called with each epoch's record.
-        calibrate_nil: After each epoch, shift the NIL logit by the constant that gets the most dev mentions
+        calibrate_nil: After each epoch, shift the NIL logit by the constant that gets the most held-out mentions
             right (`nil_offset`); the ranking of candidates does not change.
+        finish: Call `EntityLinker.finish_training` at the end; False keeps the per-document tables and the
+            cached features, to train again with `EntityLinker.new_weights` (ablations).
     """
     console = console or Console(stderr=True)
     result = LinkerTraining()
@@ -136,6 +145,7 @@ def fit_linker(
     rng = random.Random(seed)
     order = list(range(len(train)))
     best_state: dict[str, Any] | None = None
+    best_offset = 0.0
     stale = 0
     with progress_bar(console) as progress:
         task = progress.add_task("training the linker", total=epochs * len(order))
@@ -148,21 +158,22 @@ def fit_linker(
                 progress.advance(task, len(batch))
             scores: LinkScores | None = None
             record: dict[str, Any] = {"epoch": epoch, "loss": round(losses.get(linker.name, 0.0), 4)}
-            if dev:
+            if held_out:
                 model = linker.model
                 if calibrate_nil and model is not None:
                     model.nil_bias.zero_()
-                predicted = link_gold_mentions(linker, dev)
+                predicted = link_gold_mentions(linker, held_out)
                 if calibrate_nil and model is not None:
-                    offset = nil_offset(predicted, dev, resolve=linker.kb.resolve)
+                    offset = nil_offset(predicted, held_out, resolve=linker.kb.resolve)
                     record["nil_offset"] = round(offset, 4)
                     if offset:
                         model.nil_bias.fill_(offset)
-                        predicted = link_gold_mentions(linker, dev)
-                scores = score_links(predicted, dev, resolve=linker.kb.resolve)
-                record.update(accuracy=round(scores.accuracy, 4), in_kb_accuracy=round(scores.accuracy_no_nil, 4),
-                              nil_precision=round(scores.nil_precision, 4),
-                              nil_recall=round(scores.nil_recall, 4))
+                        predicted = link_gold_mentions(linker, held_out)
+                scores = score_links(predicted, held_out, resolve=linker.kb.resolve)
+                record.update(held_out_accuracy=round(scores.accuracy, 4),
+                              held_out_in_kb_accuracy=round(scores.accuracy_no_nil, 4),
+                              held_out_nil_precision=round(scores.nil_precision, 4),
+                              held_out_nil_recall=round(scores.nil_recall, 4))
             result.history.append(record)
             console.print(" ".join(f"{key} {value}" for key, value in record.items()))
             if on_epoch is not None:
@@ -171,28 +182,32 @@ def fit_linker(
             if accuracy > result.best_accuracy:
                 result.best_accuracy, result.best_epoch, stale = accuracy, epoch, 0
                 best_state = copy.deepcopy(linker.model.state_dict()) if linker.model is not None else None
+                best_offset = float(record.get("nil_offset", 0.0))
             else:
                 stale += 1
                 if stale >= patience:
                     break
     if best_state is not None and linker.model is not None:
         linker.model.load_state_dict(best_state)
-    linker.finish_training()
+    result.nil_offset = best_offset
+    if finish:
+        linker.finish_training()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc] = (), *, seed: int = 0,
+def train_reranker(linker: EntityLinker, train: Sequence[Doc], held_out: Sequence[Doc] = (), *, seed: int = 0,
                    console: Console | None = None) -> dict[str, Any]:
     """Fine-tune the linker's cross-encoder reranker on gold documents, after the first stage is trained.
 
-    The weights that combine the two stages are fitted on `dev`, or when there is none on a share
-    (``held_out_share``) of the training documents kept out of fine-tuning. The trained reranker is set on the linker.
+    The weights that combine the two stages are fitted on `held_out`, documents kept out of `train`; when none are
+    given, a share (``held_out_share``) of `train` is kept out of fine-tuning for them. Never pass the dev set
+    that is reported: the weights would be chosen on it.
 
     Args:
         linker: A trained linker with a ``reranker`` section in its settings.
-        train: Gold training documents.
-        dev: Gold dev documents for the combination weights.
+        train: Gold training documents to fine-tune on.
+        held_out: Gold documents, not in `train`, for the combination weights.
         seed: Seed for the split, the sampling and the fine-tuning.
         console: Where progress goes (stderr by default).
 
@@ -209,8 +224,8 @@ def train_reranker(linker: EntityLinker, train: Sequence[Doc], dev: Sequence[Doc
     started = time.perf_counter()
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
-    held_count = max(1, round(len(order) * settings.held_out_share)) if len(order) > 1 and not dev else 0
-    held_docs = list(dev) if dev else [train[index] for index in order[:held_count]]
+    held_count = max(1, round(len(order) * settings.held_out_share)) if len(order) > 1 and not held_out else 0
+    held_docs = list(held_out) if held_out else [train[index] for index in order[:held_count]]
     train_docs = [train[index] for index in order[held_count:]]
     with progress_bar(console) as progress:
         task = progress.add_task("first-stage scores for the reranker", total=len(train_docs) + len(held_docs))
@@ -242,9 +257,19 @@ def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output:
     """Train the entity linkers of a pipeline config on gold mentions (``elkit train`` with a linking config).
 
     Components other than linkers are built from the config as they are (a trained NER model is loaded with
-    ``--base-model``); each linker is initialised on `train` and trained with `fit_linker`, using the
-    ``[training]`` section's ``max_epochs``, ``patience`` and ``seed`` (batches of 8 documents). Writes
-    ``model-best`` (the pipeline with the best dev accuracy) and ``training.json`` under `output`.
+    ``--base-model``). For each linker:
+
+    1. ``[training] held_out_share`` of the training documents (runs of consecutive documents, `held_out_split`)
+       are held out; the linker is initialised on the rest;
+    2. `fit_linker` trains it (``max_epochs``, ``patience``, ``seed``, batches of 8 documents) and chooses the
+       best epoch and the NIL offset on the held-out documents;
+    3. the tables (mention counts, entity contexts, memory) are learned again from all training documents, the
+       weights kept;
+    4. with a reranker section, the cross-encoder is fine-tuned on the documents of step 1 and its combination
+       weights fitted on the held-out ones.
+
+    `dev` decides nothing: it is scored once at the end, for the record (``dev_*`` in the history). Writes
+    ``model-best`` and ``training.json`` under `output`.
 
     Returns:
         (the trained pipeline, the last linker's `LinkerTraining`).
@@ -255,38 +280,46 @@ def train_linking(config: Any, train: Sequence[Doc], dev: Sequence[Doc], output:
     import torch
 
     from elkit.config import TrainingConfig
+    from elkit.linking.selection import held_out_split
     from elkit.pipeline import Pipeline
 
+    console = console or Console(stderr=True)
     settings = config.training or TrainingConfig()
     if settings.threads:
         torch.set_num_threads(settings.threads)
     nlp = Pipeline.from_config(config)
     result = LinkerTraining()
+    learn, held_out = held_out_split(train, settings.held_out_share, settings.seed)
     linkers = [(name, component) for name, component in nlp.components if isinstance(component, EntityLinker)]
     for name, linker in linkers:
-        (console or Console(stderr=True)).print(f"training {name}: {len(train):,} documents, "
-                                                f"{sum(len(doc.ents) for doc in train):,} gold mentions")
-        linker.initialize(lambda: train, show_progress=True)
+        console.print(f"training {name}: {len(learn):,} documents, {sum(len(doc.ents) for doc in learn):,} gold "
+                      f"mentions; {len(held_out):,} documents held out for choosing the epoch and NIL offset")
+        linker.initialize(lambda: learn, show_progress=True)
         report = linker.initialize_report
-        (console or Console(stderr=True)).print(
-            f"{report['gold_mentions']:,} gold mentions ({report['nil_mentions']:,} NIL); "
-            f"{report['ids_not_in_kb']:,} have an id the KB does not know and teach nothing")
-        result = fit_linker(linker, train, dev, epochs=max(settings.max_epochs, 1),
+        console.print(f"{report['gold_mentions']:,} gold mentions ({report['nil_mentions']:,} NIL); "
+                      f"{report['ids_not_in_kb']:,} have an id the KB does not know and teach nothing")
+        result = fit_linker(linker, learn, held_out, epochs=max(settings.max_epochs, 1),
                             patience=settings.patience or settings.max_epochs, seed=settings.seed, console=console)
+        if held_out:
+            linker.refresh_tables(lambda: train)
+            console.print(f"tables learned again from all {len(train):,} training documents")
         if linker.settings.reranker is not None and linker.settings.reranker.epochs > 0:
-            record: dict[str, Any] = {"reranker": train_reranker(linker, train, dev, seed=settings.seed,
-                                                                 console=console)}
-            if dev:
-                scores = score_links(link_gold_mentions(linker, dev), dev, resolve=linker.kb.resolve)
-                record.update(accuracy=round(scores.accuracy, 4), in_kb_accuracy=round(scores.accuracy_no_nil, 4))
-                (console or Console(stderr=True)).print(f"with the reranker: accuracy {record['accuracy']} "
-                                                        f"in_kb_accuracy {record['in_kb_accuracy']}")
+            result.history.append({"reranker": train_reranker(linker, learn, held_out, seed=settings.seed,
+                                                              console=console)})
+        if dev:
+            scores = score_links(link_gold_mentions(linker, dev), dev, resolve=linker.kb.resolve)
+            record = {"dev_accuracy": round(scores.accuracy, 4), "dev_in_kb_accuracy": round(scores.accuracy_no_nil, 4),
+                      "dev_nil_precision": round(scores.nil_precision, 4),
+                      "dev_nil_recall": round(scores.nil_recall, 4)}
             result.history.append(record)
+            console.print("dev (reported, chose nothing): " + " ".join(f"{key} {value}"
+                                                                      for key, value in record.items()))
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(folder / "model-best")
     (folder / "training.json").write_text(json.dumps({
-        "training": settings.model_dump(), "best_accuracy": result.best_accuracy, "best_epoch": result.best_epoch,
-        "seconds": result.seconds, "history": result.history,
+        "training": settings.model_dump(), "held_out_documents": len(held_out),
+        "best_held_out_accuracy": result.best_accuracy, "best_epoch": result.best_epoch,
+        "nil_offset": result.nil_offset, "seconds": result.seconds, "history": result.history,
     }, indent=2), encoding="utf-8")
     return nlp, result
