@@ -16,9 +16,16 @@ When the config has a ``[components.entity_linker.reranker]`` section, the cross
 on top of the cached first stage (cached too, unless --retrain) and the linker is evaluated with it; the speed
 comparison with spaCy is timed with the reranker off, as the issue asks, and the reranked speed is printed too.
 
-    .venv/bin/python benchmarks/link_aida.py [--test PATH] [--aliases PATH] [--retrain] [--reuse-reranker DIR]
+With ``--end-to-end --ner-model DIR`` it also runs from raw tokens: the NER model finds the mentions (their
+labels become AIDA's ``ENTITY``, the label the linker was trained with), the first-stage linker links them, and the
+result is scored as GERBIL's strong annotation match, in-KB: micro precision over the predicted spans linked to an
+entity, recall over the gold spans with an entity, a pair counting when its offsets and its entity both match.
 
-Last lines: aida_testa_accuracy, aida_testa_accuracy_spacy, link_speed_ratio_vs_spacy (or aida_test_* with --test).
+    .venv/bin/python benchmarks/link_aida.py [--test PATH] [--aliases PATH] [--retrain] [--reuse-reranker DIR]
+        [--first-stage-only] [--end-to-end --ner-model DIR]
+
+Last lines: aida_testa_accuracy, aida_testa_accuracy_spacy, link_speed_ratio_vs_spacy (or aida_test_* with
+--test), then aida_testa_e2e_f1 with --end-to-end.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,12 +41,14 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from elkit.corpora.aida import read_aida
-from elkit.evaluation import score_links
+from elkit.corpora.aida import AIDA_LABEL, read_aida
+from elkit.doc import Doc
+from elkit.evaluation import LinkScores, score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.sources import read_alias_table, read_entities_jsonl
-from elkit.linking import strip_links
+from elkit.linking import EntityLinker, strip_links
 from elkit.linking.training import train_linking
+from elkit.packaging import load
 from link_baselines import table_and_popularity
 from reranking import first_stage_config, load_linker, static_vectors, without_reranker
 from spacy_el_peer import build_spacy_kb, evaluate_spacy_linker, train_spacy_linker
@@ -61,6 +71,26 @@ def build_kb(entities: Path, aliases: Path, folder: Path) -> DiskKB:
     return open_kb(folder)
 
 
+def end_to_end(ner_model: Path, linker: EntityLinker, gold: list[Doc], resolve: Callable[[str], str | None]
+               ) -> tuple[LinkScores, float]:
+    """Find mentions with the NER pipeline at `ner_model`, link them, and score (span, entity) pairs.
+
+    Returns the scores (their ``e2e_*`` fields) and the words per second of NER and linking together.
+    """
+    nlp = load(ner_model)
+    blanks = [Doc(doc.text, doc.token_starts, doc.token_ends, sentence_starts=doc.sentence_starts, validate=False)
+              for doc in gold]
+    words = sum(len(doc.token_starts) for doc in gold)
+    with threadpool_limits(1):
+        started = time.perf_counter()
+        found = list(nlp.pipe(blanks, batch_size=64))
+        for doc in found:
+            doc.ents = [span.replace(label=AIDA_LABEL) for span in doc.ents]
+        predicted = list(linker.pipe(found, batch_size=64))
+        seconds = time.perf_counter() - started
+    return score_links(predicted, gold, resolve=resolve), words / seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, default=DATA / "aida_train.tsv")
@@ -77,7 +107,12 @@ def main() -> int:
                         help="leave the config's reranker out (no 30-minute cross-encoder fine-tune)")
     parser.add_argument("--reuse-reranker", type=Path, default=None,
                         help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also find the mentions with --ner-model and score end to end (GERBIL strong match)")
+    parser.add_argument("--ner-model", type=Path, default=None, help="a trained elkit NER pipeline folder")
     args = parser.parse_args()
+    if args.end_to_end and (args.ner_model is None or not args.ner_model.is_dir()):
+        parser.error(f"--end-to-end needs --ner-model DIR, a trained NER pipeline folder (got {args.ner_model})")
     if args.first_stage_only:
         args.config = without_reranker(args.config, args.cache)
     torch.set_num_threads(1)
@@ -116,6 +151,7 @@ def main() -> int:
 
     linker.reranker = None
     table, popular = table_and_popularity(linker, train_docs, eval_docs)
+    combined = end_to_end(args.ner_model, linker, eval_docs, kb.resolve) if args.end_to_end else None
     linker.reranker = reranker
 
     spacy_kb = build_spacy_kb(args.entities, args.aliases, args.spacy_cache)
@@ -152,6 +188,13 @@ def main() -> int:
     print(f"aida_{split}_accuracy: {ours.accuracy_no_nil:.4f}")
     print(f"aida_{split}_accuracy_spacy: {theirs['accuracy']:.4f}")
     print(f"link_speed_ratio_vs_spacy: {ours_speed / theirs['mentions_per_second']:.2f}")
+    if combined is not None:
+        scores, words_per_second = combined
+        print(f"\nend to end with {args.ner_model} and the first stage: in-KB strong match P {scores.e2e_precision:.4f}"
+              f" R {scores.e2e_recall:.4f} F1 {scores.e2e_f:.4f}; {words_per_second:,.0f} words/s (1 thread)")
+        print(f"aida_{split}_e2e_precision: {scores.e2e_precision:.4f}")
+        print(f"aida_{split}_e2e_recall: {scores.e2e_recall:.4f}")
+        print(f"aida_{split}_e2e_f1: {scores.e2e_f:.4f}")
     return 0
 
 

@@ -24,7 +24,9 @@ def train_command(
     train_path: Path | None = typer.Option(None, "--train",
                                            help="Training corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
     dev_path: Path | None = typer.Option(None, "--dev",
-                                         help="Development corpus (default with --dataset: split off the data)."),
+                                         help="Development corpus (default with --dataset: split off the data). NER keeps "
+                                         "its best model on it; the entity linker only reports it, choosing on "
+                                         "held-out training documents."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last, training.json."),
     base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline."),
     format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),
@@ -37,7 +39,11 @@ def train_command(
                                      help="With --dataset and no --dev: the share held out for evaluation."),
     db: str | None = typer.Option(None, "--db", help="Annotation database (SQLAlchemy URL or SQLite file)."),
 ) -> None:
-    """Train a pipeline on a corpus or annotation datasets, keeping the best model on dev (seeded)."""
+    """Train a pipeline on a corpus or annotation datasets, keeping the best model (seeded).
+
+    NER keeps the checkpoint with the best dev F1; an entity linker chooses its epoch and NIL offset on
+    ``[training] held_out_share`` of the training documents and scores dev once at the end.
+    """
     from elkit.config import load_config
     from elkit.training import train
 
