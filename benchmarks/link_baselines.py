@@ -2,9 +2,11 @@
 
 - the count table: p(entity | mention) from the training documents' gold links (the mention as written, else its
   normalised form), ties and unseen mentions decided by popularity;
-- the most popular candidate.
+- the most popular candidate;
+- MiniLM cosine: the KB entity whose name vector is nearest to the mention's embedding, over the whole KB (the
+  KB needs vectors from `elkit kb embed`; it ignores the linker's candidates).
 
-Neither answers NIL: they are compared on in-KB accuracy (a linked gold mention is right when the top-ranked
+None answers NIL: they are compared on in-KB accuracy (a linked gold mention is right when the top-ranked
 candidate is one of its gold ids).
 """
 
@@ -15,9 +17,11 @@ from collections.abc import Callable, Sequence
 from elkit.candidates import MentionTable
 from elkit.doc import NIL, Candidate, Doc
 from elkit.evaluation import LinkScores, score_links
+from elkit.kb import KnowledgeBase
 from elkit.linking import EntityLinker, strip_links
 
-__all__ = ["count_table", "popularity_ranking", "rank_candidates", "table_and_popularity", "table_ranking"]
+__all__ = ["count_table", "minilm_cosine", "popularity_ranking", "rank_candidates", "table_and_popularity",
+           "table_ranking"]
 
 Ranking = Callable[[str, Candidate], tuple[float, ...]]
 
@@ -74,3 +78,16 @@ def table_and_popularity(linker: EntityLinker, train: Sequence[Doc], gold: Seque
     """(the count table with popularity backoff, the most popular candidate), on `gold` with the linker's candidates."""
     return (rank_candidates(linker, gold, table_ranking(linker, train))[0],
             rank_candidates(linker, gold, popularity_ranking(linker))[0])
+
+
+def minilm_cosine(kb: KnowledgeBase, gold: Sequence[Doc]) -> LinkScores:
+    """Link each gold mention to its nearest KB entity by the cosine of all-MiniLM-L6-v2 embeddings."""
+    from elkit.encoders import TextEncoder
+
+    predicted = strip_links(gold)
+    texts = list(dict.fromkeys(span.text for doc in predicted for span in doc.ents))
+    nearest = dict(zip(texts, kb.get_dense_candidates(TextEncoder().encode(texts, batch_size=128), 1), strict=True))
+    for doc in predicted:
+        doc.ents = [span.replace(kb_id=nearest[span.text][0].entity_id if nearest[span.text] else NIL,
+                                 candidates=tuple(nearest[span.text])) for span in doc.ents]
+    return score_links(predicted, gold, resolve=kb.resolve)

@@ -9,9 +9,16 @@ training documents held out in runs of consecutive documents (`elkit.linking.sel
 set is only reported. The count table (p(entity | mention) from the training set, popularity backoff;
 benchmarks/link_baselines.py) ranks the same candidates.
 
-    .venv/bin/python benchmarks/link_ncbi.py [--test PATH] [--retrain] [--reuse-reranker DIR]
+With ``--cross-corpus`` it also checks how the linker carries to another corpus annotated against MEDIC:
+the first stage trained on NCBI-disease train links the disease mentions of BC5CDR dev, and a first stage trained
+on BC5CDR train (its disease mentions; cached under --cache) links NCBI-disease dev. Each is printed beside the
+count table of its own training corpus and the MiniLM-cosine baseline (nearest MEDIC name over the whole KB).
 
-Last line: ncbi_dev_acc1 (or ncbi_test_acc1 with --test).
+    .venv/bin/python benchmarks/link_ncbi.py [--test PATH] [--retrain] [--reuse-reranker DIR] [--first-stage-only]
+        [--cross-corpus]
+
+Last line: ncbi_dev_acc1 (or ncbi_test_acc1 with --test); with --cross-corpus, then bc5cdr_dev_acc1_from_ncbi
+and ncbi_dev_acc1_from_bc5cdr.
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from elkit.corpora import read_corpus
+from elkit.doc import Doc
 from elkit.evaluation import score_links
 from elkit.kb import DiskKB, KBBuilder, open_kb
 from elkit.kb.dense import embed_kb
 from elkit.kb.sources import read_synonyms
-from elkit.linking import strip_links
+from elkit.linking import EntityLinker, strip_links
 from elkit.linking.training import train_linking
-from link_baselines import table_and_popularity
+from link_baselines import minilm_cosine, table_and_popularity
 from reranking import first_stage_config, load_linker, static_vectors, without_reranker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +65,42 @@ def build_kb(medic: Path, folder: Path) -> DiskKB:
     return kb
 
 
+def diseases(docs: list[Doc]) -> list[Doc]:
+    """The documents with their ``Disease`` mentions only (BC5CDR also annotates chemicals, which MEDIC lacks)."""
+    for doc in docs:
+        doc.ents = [span for span in doc.ents if span.label == "Disease"]
+    return docs
+
+
+def carry_over(linker: EntityLinker, train: list[Doc], gold: list[Doc], kb: DiskKB) -> tuple[float, float, float]:
+    """Acc@1 on `gold` of the first stage, of the count table of `train` and of MiniLM cosine."""
+    reranker, linker.reranker = linker.reranker, None
+    ours = score_links(list(linker.pipe(strip_links(gold), batch_size=64)), gold, resolve=kb.resolve)
+    table, _ = table_and_popularity(linker, train, gold)
+    linker.reranker = reranker
+    return ours.accuracy, table.accuracy_no_nil, minilm_cosine(kb, gold).accuracy_no_nil
+
+
+def cross_corpus(args: argparse.Namespace, kb: DiskKB, linker: EntityLinker, ncbi_train: list[Doc],
+                 ncbi_dev: list[Doc]) -> None:
+    """Print the NCBI → BC5CDR dev and BC5CDR → NCBI dev rows (first stage, count table, MiniLM cosine)."""
+    bc5_train = diseases(list(read_corpus(args.bc5cdr_train, "pubtator")))
+    bc5_dev = diseases(list(read_corpus(args.bc5cdr_dev, "pubtator")))
+    config = without_reranker(args.config, args.cache)
+    model = args.cache / "model-bc5cdr"
+    if args.retrain or not (model / "model-best" / "manifest.json").is_file():
+        train_linking(first_stage_config(config, args.kb, static_vectors(), None), bc5_train, bc5_dev, model)
+    reverse = load_linker(model / "model-best", kb, config, bc5_train, args.cache / "unused", False)
+    rows = [("NCBI train → BC5CDR dev", *carry_over(linker, ncbi_train, bc5_dev, kb)),
+            ("BC5CDR train → NCBI dev", *carry_over(reverse, bc5_train, ncbi_dev, kb))]
+    print("\ncross-corpus acc@1 (first stage; disease mentions, MEDIC)")
+    print(f"{'':<26} {'elkit':>7} {'table':>7} {'MiniLM':>7}")
+    for name, ours, table, cosine in rows:
+        print(f"{name:<26} {ours:>7.4f} {table:>7.4f} {cosine:>7.4f}")
+    print(f"bc5cdr_dev_acc1_from_ncbi: {rows[0][1]:.4f}")
+    print(f"ncbi_dev_acc1_from_bc5cdr: {rows[1][1]:.4f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, default=DATA / "ncbi_disease" / "NCBItrainset_corpus.txt")
@@ -71,7 +115,11 @@ def main() -> int:
                         help="leave the config's reranker out (no 30-minute cross-encoder fine-tune)")
     parser.add_argument("--reuse-reranker", type=Path, default=None,
                         help="a fine-tuned reranker folder to put on the first stage (only its weights are refitted)")
+    parser.add_argument("--cross-corpus", action="store_true", help="also NCBI → BC5CDR dev and BC5CDR → NCBI dev")
+    parser.add_argument("--bc5cdr-train", type=Path, default=DATA / "bc5cdr" / "CDR_TrainingSet.PubTator.txt")
+    parser.add_argument("--bc5cdr-dev", type=Path, default=DATA / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt")
     args = parser.parse_args()
+    config_given = args.config
     if args.first_stage_only:
         args.config = without_reranker(args.config, args.cache)
     torch.set_num_threads(1)
@@ -113,6 +161,9 @@ def main() -> int:
     print(f"ncbi_{split}_acc1_reranker_off: {first_stage.accuracy:.4f}")
     print(f"ncbi_{split}_acc1_no_nil: {scores.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1: {scores.accuracy:.4f}")
+    if args.cross_corpus:
+        args.config = config_given
+        cross_corpus(args, kb, linker, train_docs, dev_docs)
     return 0
 
 
