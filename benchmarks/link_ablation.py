@@ -9,6 +9,8 @@ variant is then scored on the held-out documents and, for the record, on testa (
 - ``- GROUP``: all but one group (`elkit.linking.features.FEATURE_GROUPS`);
 - ``table + GROUP``: the learned scorer with only the training counts and one more group;
 - ``+ coherence`` / ``- coherence``: the document-coherence second pass switched on or off;
+- ``- A - B``: several groups off together (``--combinations "popularity,context;popularity,context,table"``),
+  each also with coherence switched the other way;
 - the non-learned count table p(entity | mention) with popularity backoff, and the most popular candidate
   (benchmarks/link_baselines.py), on the same candidates.
 
@@ -17,7 +19,8 @@ reranker is not ablated here (30 minutes a fine-tune): benchmarks/link_aida.py r
 It also counts how much of testa (and of the held-out documents) is about entities and mention strings that never
 occur in the training documents, and the accuracy of the best variant and the table on those mentions.
 
-    .venv/bin/python benchmarks/link_ablation.py [--groups prior,table,...] [--dev PATH] [--aliases PATH]
+    .venv/bin/python benchmarks/link_ablation.py [--groups prior,table,...] [--combinations A,B;C,D,E]
+        [--dev PATH] [--aliases PATH]
 
 Last lines: ablation_best_minus_table_heldout, ablation_best_minus_table_testa.
 """
@@ -110,8 +113,16 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/elkit-bench/link_aida"))
     parser.add_argument("--groups", default=",".join(group for group in FEATURE_GROUPS),
                         help="comma-separated feature groups to ablate")
+    parser.add_argument("--combinations", default="",
+                        help="semicolon-separated sets of comma-separated groups to switch off together")
     parser.add_argument("--epochs", type=int, default=0, help="epochs per variant (0: the config's max_epochs)")
     args = parser.parse_args()
+    combinations = [[group.strip() for group in combination.split(",") if group.strip()]
+                    for combination in args.combinations.split(";") if combination.strip()]
+    named = {group for off in combinations for group in off} | set(args.groups.split(","))
+    unknown = sorted(named - set(FEATURE_GROUPS) - {""})
+    if unknown:
+        parser.error(f"unknown feature groups {unknown}; known: {list(FEATURE_GROUPS)}")
     torch.set_num_threads(1)
     started = time.perf_counter()
     kb_folder = args.cache / f"kb-{args.aliases.stem}"
@@ -140,6 +151,10 @@ def main() -> int:
     variants: list[tuple[str, list[str], bool]] = [("all", [], coherence)]
     variants += [(f"- {group}", [group], coherence) for group in groups]
     variants.append(("- coherence" if coherence else "+ coherence", [], not coherence))
+    for off in combinations:
+        name = " ".join(f"- {group}" for group in off)
+        variants.append((name, off, coherence))
+        variants.append((f"{name} {'-' if coherence else '+'} coherence", off, not coherence))
     others = [group for group in FEATURE_GROUPS if group != "table"]
     variants.append(("table only (learned)", others, coherence))
     variants += [(f"table + {group}", [other for other in others if other != group], coherence)
