@@ -11,7 +11,7 @@ variant is then scored on the held-out documents and, for the record, on testa (
 - ``+ coherence`` / ``- coherence``: the document-coherence second pass switched on or off;
 - ``- A - B``: several groups off together (``--combinations "popularity,context;popularity,context,table"``),
   each also with coherence switched the other way;
-- the non-learned count table p(entity | mention) with popularity backoff, and the most popular candidate
+- the non-learned count table p(entity | mention) with KB-prior and popularity backoff, and the most popular candidate
   (benchmarks/link_baselines.py), on the same candidates.
 
 The "best" variant is the one with the best held-out in-KB accuracy (chosen without testa). The cross-encoder
@@ -177,11 +177,13 @@ def main() -> int:
     print(f"\nAblations on AIDA: {len(held)} held-out training documents "
           f"({table_held.linked_mentions:,} linked mentions) and {args.dev.name} "
           f"({table_dev.linked_mentions:,}); in-KB accuracy, and accuracy with NIL")
-    print(f"{'variant':<26} {'held-out':>9} {'+NIL':>7} {args.dev.stem:>9} {'+NIL':>7} {'epoch':>6}")
-    print(f"{'count table p(e|m)':<26} {table_held.accuracy_no_nil:>9.4f} {'':>7} {table_dev.accuracy_no_nil:>9.4f}")
-    print(f"{'most popular':<26} {popular_held.accuracy_no_nil:>9.4f} {'':>7} {popular_dev.accuracy_no_nil:>9.4f}")
+    width = max(26, *(len(row[0]) for row in rows))
+    print(f"{'variant':<{width}} {'held-out':>9} {'+NIL':>7} {args.dev.stem:>9} {'+NIL':>7} {'epoch':>6}")
+    print(f"{'count table p(e|m)':<{width}} {table_held.accuracy_no_nil:>9.4f} {'':>7} "
+          f"{table_dev.accuracy_no_nil:>9.4f}")
+    print(f"{'most popular':<{width}} {popular_held.accuracy_no_nil:>9.4f} {'':>7} {popular_dev.accuracy_no_nil:>9.4f}")
     for name, held_scores, dev_scores, epoch in rows:
-        print(f"{name:<26} {held_scores.accuracy_no_nil:>9.4f} {held_scores.accuracy:>7.4f} "
+        print(f"{name:<{width}} {held_scores.accuracy_no_nil:>9.4f} {held_scores.accuracy:>7.4f} "
               f"{dev_scores.accuracy_no_nil:>9.4f} {dev_scores.accuracy:>7.4f} {epoch:>6}")
     best = max(rows, key=lambda row: row[1].accuracy_no_nil)
     _, table_predicted = rank_candidates(linker, dev_docs, table_ranking(linker, learn))

@@ -9,8 +9,9 @@ right (the standard AIDA figure); "with NIL" also counts a NIL answer on them as
 The protocol: every choice elkit's training makes (the best epoch, the NIL offset, the reranker's combination
 weights) is made on 10% of the training documents held out in runs of ten consecutive documents
 (`elkit.linking.selection.held_out_split`, the config's ``[training] held_out_share``); testa is only reported. The
-two non-learned baselines of benchmarks/link_baselines.py — p(entity | mention) counted on aida_train with
-popularity backoff, and the most popular candidate — rank the same candidates elkit's linker scores.
+two non-learned baselines of benchmarks/link_baselines.py — p(entity | mention) counted on aida_train with the
+PPR prior and then popularity as backoff, and the most popular candidate — rank the same candidates elkit's
+linker scores.
 
 When the config has a ``[components.entity_linker.reranker]`` section, the cross-encoder reranker is fine-tuned
 on top of the cached first stage (cached too, unless --retrain) and the linker is evaluated with it; the speed
@@ -175,7 +176,7 @@ def main() -> int:
     print(f"{'spaCy 3.8 EntityLinker':<28} {theirs['accuracy']:>9.4f} {theirs['accuracy']:>9.4f} "
           f"{theirs['nil_precision']:>7.4f} {theirs['nil_recall']:>7.4f} {'':>7} "
           f"{theirs['mentions_per_second']:>11,.0f}")
-    print(f"{'count table p(e|m), popularity':<28} {table.accuracy_no_nil:>9.4f} {'':>9} {'':>7} {'':>7} "
+    print(f"{'count table p(e|m), backoff':<28} {table.accuracy_no_nil:>9.4f} {'':>9} {'':>7} {'':>7} "
           f"{table.recall_at[30]:>7.4f}")
     print(f"{'most popular candidate':<28} {popular.accuracy_no_nil:>9.4f}")
     print(f"aida_{split}_accuracy_count_table: {table.accuracy_no_nil:.4f}")

@@ -1,7 +1,8 @@
 """Non-learned linking baselines, scored on the same candidates as elkit's linker.
 
 - the count table: p(entity | mention) from the training documents' gold links (the mention as written, else its
-  normalised form), ties and unseen mentions decided by popularity;
+  normalised form); ties and mentions unseen in training decided by the KB's alias prior (for AIDA, the PPR
+  p(entity | alias) from Wikipedia anchors), then by popularity;
 - the most popular candidate;
 - MiniLM cosine: the KB entity whose name vector is nearest to the mention's embedding, over the whole KB (the
   KB needs vectors from `elkit kb embed`; it ignores the linker's candidates).
@@ -53,7 +54,7 @@ def rank_candidates(linker: EntityLinker, gold: Sequence[Doc], ranking: Ranking)
 
 
 def table_ranking(linker: EntityLinker, train: Sequence[Doc]) -> Ranking:
-    """p(entity | mention) counted on `train` (as written, else normalised), then popularity."""
+    """p(entity | mention) counted on `train` (as written, else normalised), then the KB prior, then popularity."""
     table = count_table(linker, train)
     infos = linker.entity_infos
 
@@ -62,7 +63,7 @@ def table_ranking(linker: EntityLinker, train: Sequence[Doc]) -> Ranking:
         counts = exact if exact else normal
         total = sum(counts.values())
         share = counts.get(candidate.entity_id, 0) / total if total else 0.0
-        return share, infos(candidate.entity_id).popularity
+        return share, candidate.prior, infos(candidate.entity_id).popularity
 
     return by_table
 

@@ -6,7 +6,7 @@ one of its gold ids (composite ids split, OMIM ids resolved through MEDIC).
 
 The protocol: the best epoch, the NIL offset and the reranker's combination weights are chosen on 10% of the
 training documents held out in runs of consecutive documents (`elkit.linking.selection.held_out_split`); the dev
-set is only reported. The count table (p(entity | mention) from the training set, popularity backoff;
+set is only reported. The count table (p(entity | mention) from the training set, KB prior then popularity backoff;
 benchmarks/link_baselines.py) ranks the same candidates.
 
 With ``--cross-corpus`` it also checks how the linker carries to another corpus annotated against MEDIC:
@@ -156,7 +156,7 @@ def main() -> int:
     print(f"acc@1 {scores.accuracy:.4f} (best candidate, NIL not allowed: {scores.accuracy_no_nil:.4f}); "
           f"candidate recall@1/5/10/30 " + " / ".join(f"{scores.recall_at[k]:.4f}" for k in (1, 5, 10, 30)))
     print(f"{mentions / seconds:,.0f} mentions/s on one thread (dense candidates encode each mention with MiniLM)")
-    print(f"count table p(e|m) with popularity backoff, same candidates: acc@1 {table.accuracy_no_nil:.4f}")
+    print(f"count table p(e|m), KB prior and popularity backoff, same candidates: acc@1 {table.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1_count_table: {table.accuracy_no_nil:.4f}")
     print(f"ncbi_{split}_acc1_reranker_off: {first_stage.accuracy:.4f}")
     print(f"ncbi_{split}_acc1_no_nil: {scores.accuracy_no_nil:.4f}")
