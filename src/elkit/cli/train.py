@@ -24,9 +24,9 @@ def train_command(
     train_path: Path | None = typer.Option(None, "--train",
                                            help="Training corpus (CoNLL, JSONL, PubTator, AIDA, DocBin)."),
     dev_path: Path | None = typer.Option(None, "--dev",
-                                         help="Development corpus (default with --dataset: split off the data). NER keeps "
-                                         "its best model on it; the entity linker only reports it, choosing on "
-                                         "held-out training documents."),
+                                         help="Development corpus (default with --dataset: split off the data). "
+                                         "NER keeps its best model on it; the entity linker only reports it, "
+                                         "choosing on held-out training documents."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last, training.json."),
     base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline."),
     format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),

@@ -27,7 +27,7 @@ from elkit.tokenize import Tokenizer
 
 __all__ = ["create_simple", "default_cache_dir", "kb_patterns", "self_training_docs"]
 
-_BUILDER_VERSION = "4"
+_BUILDER_VERSION = "5"
 _MAX_PATTERN_ALIASES = 2_000_000
 
 

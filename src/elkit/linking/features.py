@@ -24,7 +24,7 @@ from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.context import ContextVectors
 from elkit.linking.coreference import CoreferenceEvidence
 from elkit.linking.mentions import Mention
-from elkit.linking.tables import EntityContexts, MentionMemory
+from elkit.linking.tables import EntityContexts, MentionMemory, name_pattern
 
 __all__ = [
     "COHERENCE",
@@ -35,6 +35,7 @@ __all__ = [
     "EntityInfos",
     "LinkInput",
     "candidate_features",
+    "entity_name",
     "feature_masks",
     "featurize",
     "is_acronym",
@@ -53,6 +54,7 @@ FEATURES: tuple[str, ...] = (
     "memory_local", "memory_document", "memory_nearest_local", "memory_nearest_document",
     "coherence_same", "coherence_related", "coherence_containing", "coherence_pass",
     "coreference_strength", "coreference_found", "source_coreference",
+    "pattern_local", "pattern_document", "pattern_log_count",
 )
 """Candidate features, in column order. The four ``coherence_*`` ones are filled by the second (coherence) pass."""
 
@@ -78,6 +80,7 @@ FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "memory": (("memory_local", "memory_document", "memory_nearest_local", "memory_nearest_document"),
                ("memory_nil_local", "memory_nil_document")),
     "coreference": (("coreference_strength", "coreference_found", "source_coreference"), ()),
+    "patterns": (("pattern_local", "pattern_document", "pattern_log_count"), ()),
     "types": ((), ()),
 }
 """Feature groups that ``features_off`` can switch off: group → (candidate columns, NIL columns). ``types`` is the
@@ -99,6 +102,11 @@ class EntityInfo:
         self.type = entity_type
         self.popularity = popularity
         self.text_vector = text_vector
+
+
+def entity_name(kb: KnowledgeBase, entity_id: str) -> str:
+    """The entity's name in `kb` (its id with spaces for underscores when it has none)."""
+    return kb.get_entity(entity_id).name or entity_id.replace("_", " ")
 
 
 class EntityInfos:
@@ -185,6 +193,7 @@ def candidate_features(
     incl_context: bool,
     memory: tuple[dict[str, float], dict[str, float], str, str] = ({}, {}, "", ""),
     coreference: CoreferenceEvidence = ({}, False),
+    patterns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of one mention's candidates and of its NIL option.
 
@@ -202,6 +211,7 @@ def candidate_features(
         memory: What `MentionMemory.lookup` found for the mention (local and document neighbour shares, the
             nearest occurrences' entities), its own document left out.
         coreference: What the longer mentions of the document that contain this one say (`coreference_evidence`).
+        patterns: Like `learned`, for each candidate's name pattern (`name_pattern`; None: no pattern features).
 
     Returns:
         ([C, len(FEATURES)] candidate features, [len(NIL_FEATURES)] NIL features).
@@ -247,6 +257,11 @@ def candidate_features(
         features[:, 23:25] = learned_vectors @ contexts.T
         features[:, 25] = (np.abs(learned_vectors).sum(axis=1) > 0).astype(np.float32)
         features[:, 26] = np.log1p(learned_counts) / 5.0
+        if patterns is not None:
+            pattern_vectors, pattern_counts = patterns
+            start = _COLUMN["pattern_local"]
+            features[:, start:start + 2] = pattern_vectors @ contexts.T
+            features[:, start + 2] = np.log1p(pattern_counts) / 5.0
     features[:, 27] = math.log(count) / 4.0 if count else 0.0
     local_shares, document_shares, nearest_local, nearest_document = memory
     for row, candidate in enumerate(candidates):
@@ -374,12 +389,15 @@ def featurize(
         learned = (learned_contexts([candidate.entity_id for candidate in found], entity_contexts, vectors.dim,
                                     left_out or None) if dim and vectors
                    else (np.zeros((len(found), 0), dtype=np.float32), np.zeros(len(found))))
+        patterns = (learned_contexts([name_pattern(info.name, mention.text) for info in entity_infos],
+                                     entity_contexts, vectors.dim, left_out or None) if dim and vectors else None)
         normalized = normalizer(mention.text)
         neighbours = (memory.lookup(normalized, context, left_out or None) if dim and len(memory)
                       else ({}, {}, "", ""))
         features, nil = candidate_features(mention.text, normalized, found, entity_infos, counts, context, learned,
                                            incl_prior, bool(dim), neighbours,
-                                           coreference[number] if coreference is not None else ({}, False))
+                                           coreference[number] if coreference is not None else ({}, False),
+                                           patterns)
         label = labels.index(mention.span.label) if mention.span.label in labels else 0
         text_vectors = (np.stack([info.text_vector for info in entity_infos]) if entity_infos and dim
                         else np.zeros((len(found), dim), dtype=np.float32))

@@ -17,7 +17,10 @@ import numpy as np
 
 from elkit.doc import Doc
 
-__all__ = ["EntityContexts", "MentionMemory", "document_key"]
+__all__ = ["PATTERN_PREFIX", "EntityContexts", "MentionMemory", "document_key", "name_pattern"]
+
+PATTERN_PREFIX = "\x1fpattern\x1f"
+"""Starts the `EntityContexts` keys of name patterns, which no entity id does."""
 
 
 def document_key(doc: Doc) -> str:
@@ -25,8 +28,25 @@ def document_key(doc: Doc) -> str:
     return hashlib.blake2b(doc.text.encode("utf-8"), digest_size=12).hexdigest()
 
 
+def name_pattern(entity_name: str, mention: str) -> str:
+    """The `EntityContexts` key of the pattern the entity's name makes around the mention ("" when none).
+
+    The pattern is the lower-cased name with the mention replaced by ``{}``: "Chile" → "Chile national football
+    team" gives "{} national football team", "Havre" → "Havre, Montana" gives "{}, montana", a name equal to the
+    mention gives "{}". Patterns are shared by many entities, so the contexts they were linked in during training
+    are evidence for entities never seen there (a country's name in a football report is its national team).
+    """
+    text = " ".join(mention.lower().split())
+    name = entity_name.lower()
+    if not text or text not in name:
+        return ""
+    return PATTERN_PREFIX + name.replace(text, "{}", 1)
+
+
 class EntityContexts:
     """A context vector per entity: the sum of the (unit) context vectors of its training mentions.
+
+    Name patterns (`name_pattern`) are kept the same way, under keys that start with `PATTERN_PREFIX`.
 
     Entities are learned from how they are talked about. Per-block sums are kept while training so a document's
     own mentions (its block's) can be left out of the vectors it is trained against.
