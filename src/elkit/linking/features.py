@@ -24,7 +24,7 @@ from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.context import ContextVectors
 from elkit.linking.coreference import CoreferenceEvidence
 from elkit.linking.mentions import Mention
-from elkit.linking.tables import EntityContexts, MentionMemory, name_pattern
+from elkit.linking.tables import EntityContexts, MentionMemory, name_pattern, pattern_evidence
 
 __all__ = [
     "COHERENCE",
@@ -211,7 +211,8 @@ def candidate_features(
         memory: What `MentionMemory.lookup` found for the mention (local and document neighbour shares, the
             nearest occurrences' entities), its own document left out.
         coreference: What the longer mentions of the document that contain this one say (`coreference_evidence`).
-        patterns: Like `learned`, for each candidate's name pattern (`name_pattern`; None: no pattern features).
+        patterns: ([C, 2] centred context cosines, [C] training counts) of each candidate's name pattern
+            (`pattern_evidence`; None: no pattern features).
 
     Returns:
         ([C, len(FEATURES)] candidate features, [len(NIL_FEATURES)] NIL features).
@@ -258,9 +259,9 @@ def candidate_features(
         features[:, 25] = (np.abs(learned_vectors).sum(axis=1) > 0).astype(np.float32)
         features[:, 26] = np.log1p(learned_counts) / 5.0
         if patterns is not None:
-            pattern_vectors, pattern_counts = patterns
+            similarities, pattern_counts = patterns
             start = _COLUMN["pattern_local"]
-            features[:, start:start + 2] = pattern_vectors @ contexts.T
+            features[:, start:start + 2] = similarities
             features[:, start + 2] = np.log1p(pattern_counts) / 5.0
     features[:, 27] = math.log(count) / 4.0 if count else 0.0
     local_shares, document_shares, nearest_local, nearest_document = memory
@@ -389,8 +390,8 @@ def featurize(
         learned = (learned_contexts([candidate.entity_id for candidate in found], entity_contexts, vectors.dim,
                                     left_out or None) if dim and vectors
                    else (np.zeros((len(found), 0), dtype=np.float32), np.zeros(len(found))))
-        patterns = (learned_contexts([name_pattern(info.name, mention.text) for info in entity_infos],
-                                     entity_contexts, vectors.dim, left_out or None) if dim and vectors else None)
+        patterns = (pattern_evidence([name_pattern(info.name, mention.text) for info in entity_infos],
+                                     entity_contexts, context, left_out or None) if dim else None)
         normalized = normalizer(mention.text)
         neighbours = (memory.lookup(normalized, context, left_out or None) if dim and len(memory)
                       else ({}, {}, "", ""))

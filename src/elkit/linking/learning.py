@@ -29,7 +29,7 @@ from elkit.linking.context import ContextVectors, sentence_bounds
 from elkit.linking.features import LinkInput, entity_name
 from elkit.linking.scorer import LinkScorer, make_batch, probabilities_from_logits
 from elkit.linking.settings import EntityLinkerSettings
-from elkit.linking.tables import EntityContexts, MentionMemory, document_key, name_pattern
+from elkit.linking.tables import EntityContexts, MentionMemory, add_pattern_contexts, document_key, name_pattern
 
 __all__ = [
     "LearnedTables",
@@ -163,9 +163,9 @@ def learn_tables(
                 entities = [] if span.kb_id == NIL else gold_ids(span.kb_id, kb)
                 for entity in entities:
                     entity_contexts.add(block, entity, contexts[0])
-                    pattern = name_pattern(entity_name(kb, entity), span.text)
-                    if pattern:
-                        entity_contexts.add(block, pattern, contexts[0])
+                if entities:
+                    add_pattern_contexts(entity_contexts, block, name_pattern(entity_name(kb, entities[0]), span.text),
+                                         contexts)
                 if remember and (entities or span.kb_id == NIL):
                     text = (expand(span.text, defined) if defined else None) or span.text
                     memory.add(normalizer(text), entities[0] if entities else NIL, block, document_key(doc), contexts)

@@ -17,10 +17,14 @@ import numpy as np
 
 from elkit.doc import Doc
 
-__all__ = ["PATTERN_PREFIX", "EntityContexts", "MentionMemory", "document_key", "name_pattern"]
+__all__ = ["PATTERN_PREFIX", "EntityContexts", "MentionMemory", "add_pattern_contexts", "document_key",
+           "name_pattern", "pattern_evidence"]
 
 PATTERN_PREFIX = "\x1fpattern\x1f"
 """Starts the `EntityContexts` keys of name patterns, which no entity id does."""
+
+_EVERY_MENTION = PATTERN_PREFIX + "\x1fevery mention"
+_DOCUMENT = "\x1fdocument"
 
 
 def document_key(doc: Doc) -> str:
@@ -41,6 +45,50 @@ def name_pattern(entity_name: str, mention: str) -> str:
     if not text or text not in name:
         return ""
     return PATTERN_PREFIX + name.replace(text, "{}", 1)
+
+
+def add_pattern_contexts(entity_contexts: EntityContexts, block_key: str, pattern: str, contexts: np.ndarray
+                         ) -> None:
+    """Record a training mention's [2, D] (local, document) contexts for its name pattern and for every mention."""
+    for key in (pattern, _EVERY_MENTION) if pattern else (_EVERY_MENTION,):
+        entity_contexts.add(block_key, key, contexts[0])
+        entity_contexts.add(block_key, key + _DOCUMENT, contexts[1])
+
+
+def pattern_evidence(patterns: list[str], entity_contexts: EntityContexts, contexts: np.ndarray,
+                     left_out: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """([C, 2] centred cosines of the mention's local and document contexts with each pattern's, [C] counts).
+
+    Both sides are centred on the mean context of every training mention, so the cosine says whether the mention
+    is talked about the way the pattern's entities were *more* than mentions in general ("{}" alone, the pattern
+    of most mentions, stays near zero). The block `left_out` is left out of every mean.
+    """
+    similarities = np.zeros((len(patterns), 2), dtype=np.float32)
+    counts = np.zeros(len(patterns), dtype=np.float32)
+    for column, suffix in enumerate(("", _DOCUMENT)):
+        centre = entity_contexts.mean(_EVERY_MENTION + suffix, left_out)
+        if centre is None:
+            continue
+        context = contexts[column] - centre
+        norm = float(np.linalg.norm(context))
+        if norm < 1e-6:
+            continue
+        context /= norm
+        means: dict[str, np.ndarray | None] = {}
+        for row, pattern in enumerate(patterns):
+            if not pattern:
+                continue
+            if pattern not in means:
+                means[pattern] = entity_contexts.mean(pattern + suffix, left_out)
+            mean = means[pattern]
+            if mean is None:
+                continue
+            shifted = mean - centre
+            length = float(np.linalg.norm(shifted))
+            if length > 1e-6:
+                similarities[row, column] = float(shifted @ context) / length
+                counts[row] = entity_contexts.count(pattern, left_out)
+    return similarities, counts
 
 
 class EntityContexts:
@@ -88,6 +136,19 @@ class EntityContexts:
             return None
         norm = float(np.linalg.norm(total))
         return None if norm == 0.0 else (total / norm).astype(np.float32)
+
+    def mean(self, entity: str, left_out: str | None = None) -> np.ndarray | None:
+        """The mean context vector of `entity` (without the block `left_out`), None when it has none."""
+        total = self.sums.get(entity)
+        if total is None:
+            return None
+        count = self.counts[entity]
+        if left_out is not None:
+            removed = self._by_block.get(left_out, {}).get(entity)
+            if removed is not None:
+                total = total - removed[:-1]
+                count -= int(removed[-1])
+        return (total / count).astype(np.float32) if count > 0 else None
 
     def count(self, entity: str, left_out: str | None = None) -> int:
         """How many training mentions `entity`'s vector is made of (without the block `left_out`)."""
