@@ -121,8 +121,8 @@ class EntityContexts:
         per_block[entity][:-1] += vector
         per_block[entity][-1] += 1
 
-    def vector(self, entity: str, left_out: str | None = None) -> np.ndarray | None:
-        """The unit context vector of `entity` (without the block `left_out`), None when it has none."""
+    def _total(self, entity: str, left_out: str | None) -> tuple[np.ndarray, int] | None:
+        """(sum, count) of `entity`'s context vectors without the block `left_out`; None when none are left."""
         total = self.sums.get(entity)
         if total is None:
             return None
@@ -132,23 +132,20 @@ class EntityContexts:
             if removed is not None:
                 total = total - removed[:-1]
                 count -= int(removed[-1])
-        if count <= 0:
+        return (total, count) if count > 0 else None
+
+    def vector(self, entity: str, left_out: str | None = None) -> np.ndarray | None:
+        """The unit context vector of `entity` (without the block `left_out`), None when it has none."""
+        found = self._total(entity, left_out)
+        if found is None:
             return None
-        norm = float(np.linalg.norm(total))
-        return None if norm == 0.0 else (total / norm).astype(np.float32)
+        norm = float(np.linalg.norm(found[0]))
+        return None if norm == 0.0 else (found[0] / norm).astype(np.float32)
 
     def mean(self, entity: str, left_out: str | None = None) -> np.ndarray | None:
         """The mean context vector of `entity` (without the block `left_out`), None when it has none."""
-        total = self.sums.get(entity)
-        if total is None:
-            return None
-        count = self.counts[entity]
-        if left_out is not None:
-            removed = self._by_block.get(left_out, {}).get(entity)
-            if removed is not None:
-                total = total - removed[:-1]
-                count -= int(removed[-1])
-        return (total / count).astype(np.float32) if count > 0 else None
+        found = self._total(entity, left_out)
+        return None if found is None else (found[0] / found[1]).astype(np.float32)
 
     def count(self, entity: str, left_out: str | None = None) -> int:
         """How many training mentions `entity`'s vector is made of (without the block `left_out`)."""
