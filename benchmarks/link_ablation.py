@@ -20,7 +20,7 @@ It also counts how much of testa (and of the held-out documents) is about entiti
 occur in the training documents, and the accuracy of the best variant and the table on those mentions.
 
     .venv/bin/python benchmarks/link_ablation.py [--groups prior,table,...] [--combinations A,B;C,D,E]
-        [--dev PATH] [--aliases PATH]
+        [--split-seed N] [--dev PATH] [--aliases PATH]
 
 Last lines: ablation_best_minus_table_heldout, ablation_best_minus_table_testa.
 """
@@ -115,6 +115,9 @@ def main() -> int:
                         help="comma-separated feature groups to ablate")
     parser.add_argument("--combinations", default="",
                         help="semicolon-separated sets of comma-separated groups to switch off together")
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="seed of the held-out split (default: the config's [training] seed), to check a "
+                             "decision on other held-out documents")
     parser.add_argument("--epochs", type=int, default=0, help="epochs per variant (0: the config's max_epochs)")
     args = parser.parse_args()
     combinations = [[group.strip() for group in combination.split(",") if group.strip()]
@@ -131,7 +134,8 @@ def main() -> int:
     dev_docs = list(read_aida(args.dev))
     config = first_stage_config(without_reranker(args.config, args.cache), kb_folder, static_vectors(), None)
     training = config.training
-    learn, held = held_out_split(train_docs, training.held_out_share, training.seed)
+    split_seed = training.seed if args.split_seed is None else args.split_seed
+    learn, held = held_out_split(train_docs, training.held_out_share, split_seed)
     log(f"{len(learn)} training documents, {len(held)} held out; dev {args.dev.name} reported only")
     nlp = Pipeline.from_config(config)
     linker = nlp.get_pipe("entity_linker")
