@@ -55,8 +55,8 @@ class EntityLinkerSettings(Settings):
             after "John Smith"): their candidates are added to its own, with a feature for how strongly they
             point at each (`elkit.linking.coreference`).
         features_off: Feature groups the scorer does without (`elkit.linking.features.FEATURE_GROUPS`: prior,
-            table, popularity, names, sources, context, learned, memory, types); for ablations, and for KBs or
-            data that lack what a group reads.
+            table, popularity, names, sources, context, learned, memory, coreference, patterns, types); for
+            ablations, and for KBs or data that lack what a group reads.
         seed: Seed for weights and shuffling.
     """
 
