@@ -39,6 +39,7 @@ BUILTIN_FACTORIES: dict[str, str] = {
     "elkit.EntityRuler.v1": "elkit.ner.ruler",
     "elkit.Sentencizer.v1": "elkit.tokenize.sentences",
     "elkit.SpanNER.v1": "elkit.ner.component",
+    "elkit.ZeroShotNER.v1": "elkit.ner.zeroshot",
 }
 """Every built-in component factory, with the module that registers it."""
 

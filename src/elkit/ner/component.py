@@ -30,7 +30,7 @@ from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.encoders import build_encoder
-from elkit.ner.model import SpanModel
+from elkit.ner.model import SpanModel, dropout_rate
 from elkit.ner.settings import (
     HashCNNSettings,
     SpanNERSettings,
@@ -253,7 +253,7 @@ class SpanNER(PredictThenAnnotate):
         if not segments:
             return losses
         model.train()
-        with _dropout(model, drop):
+        with dropout_rate(model, drop):
             words = [batch[index].reference.words[start:end] for index, start, end in segments]
             logits, span_mask = model(words)
             targets, weights = span_targets(batch, segments, tuple(logits.shape), self.labels,
@@ -314,7 +314,7 @@ class SpanNER(PredictThenAnnotate):
             teacher_logits, _ = teacher(words)
             target = torch.sigmoid(teacher_logits[..., :known])
         model.train()
-        with _dropout(model, drop):
+        with dropout_rate(model, drop):
             logits, span_mask = model(words)
         weights = span_mask.unsqueeze(-1).expand(-1, -1, -1, known).float()
         loss = nn.functional.binary_cross_entropy_with_logits(logits[..., :known], target, weight=weights,
@@ -405,24 +405,6 @@ class SpanNER(PredictThenAnnotate):
 
     def __repr__(self) -> str:
         return f"SpanNER(name={self.name!r}, labels={self.labels}, encoder={self.settings.encoder.architecture})"
-
-
-class _dropout:
-    """Set every dropout layer's rate for one step, then restore it."""
-
-    def __init__(self, model: nn.Module, rate: float | None) -> None:
-        self.layers = [module for module in model.modules() if isinstance(module, nn.Dropout)]
-        self.rate = rate
-        self.saved = [layer.p for layer in self.layers]
-
-    def __enter__(self) -> None:
-        if self.rate is not None:
-            for layer in self.layers:
-                layer.p = self.rate
-
-    def __exit__(self, *exc: object) -> None:
-        for layer, rate in zip(self.layers, self.saved, strict=True):
-            layer.p = rate
 
 
 @factories.register("elkit.SpanNER.v1", settings=SpanNERSettings)

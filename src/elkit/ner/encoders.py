@@ -162,6 +162,31 @@ class TransformerEncoder(Encoder):
         self.norm = nn.LayerNorm(settings.width)
         self.dropout = nn.Dropout(settings.dropout)
         self.extractor = FeatureExtractor()
+        self.word_cache: dict[tuple[str, ...], torch.Tensor] | None = None
+
+    def freeze_transformer(self, cache: bool = True) -> None:
+        """Keep the transformer's weights fixed (no gradient, no dropout).
+
+        With ``cache``, each sentence's transformer output is remembered (half precision, in memory), so that
+        repeated epochs skip the transformer. Only what comes after the transformer (casing features, projection,
+        and whatever the caller stacks on top) keeps learning.
+        """
+        for parameter in self.transformer.parameters():
+            parameter.requires_grad_(False)
+        self.transformer.eval()
+        self.word_cache = {} if cache else None
+
+    @property
+    def transformer_frozen(self) -> bool:
+        """True when no transformer weight takes a gradient."""
+        return not any(parameter.requires_grad for parameter in self.transformer.parameters())
+
+    def train(self, mode: bool = True) -> TransformerEncoder:
+        """Switch training mode; a frozen transformer stays in evaluation mode (no dropout)."""
+        super().train(mode)
+        if self.transformer_frozen:
+            self.transformer.eval()
+        return self
 
     def _windows(self, subword_count: int) -> list[tuple[int, int]]:
         size = self.window - 2
@@ -178,7 +203,15 @@ class TransformerEncoder(Encoder):
             mask[row, : len(words)] = True
         hidden_size = int(self.transformer.config.hidden_size)
         word_vectors = torch.zeros(len(sentences), longest, hidden_size)
+        frozen = self.transformer_frozen
+        cache = self.word_cache if frozen else None
         non_empty = [row for row, words in enumerate(sentences) if words]
+        if cache is not None:
+            for row in non_empty:
+                cached = cache.get(tuple(sentences[row]))
+                if cached is not None:
+                    word_vectors[row, : cached.shape[0]] = cached.float()
+            non_empty = [row for row in non_empty if tuple(sentences[row]) not in cache]
         if non_empty:
             encodings = self.tokenizer(
                 [list(sentences[row]) for row in non_empty], is_split_into_words=True, add_special_tokens=False,
@@ -192,9 +225,12 @@ class TransformerEncoder(Encoder):
                 word_maps.append(encodings.word_ids(position))
                 for start, end in self._windows(len(ids)):
                     pieces.append((position, start, end))
-            subword_vectors = self._run_windows(pieces, subword_ids)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+                subword_vectors = self._run_windows(pieces, subword_ids)
             for position, row in enumerate(non_empty):
                 word_vectors[row] = self._pool_words(subword_vectors[position], word_maps[position], longest)
+                if cache is not None:
+                    cache[tuple(sentences[row])] = word_vectors[row, : len(sentences[row])].detach().half()
         _, flags, _ = self.extractor.batch(sentences)
         casing = self.casing(torch.from_numpy(flags))
         output = self.norm(self.projection(torch.cat([word_vectors, casing], dim=-1)))

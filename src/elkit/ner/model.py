@@ -15,7 +15,7 @@ from torch import nn
 
 from elkit.ner.encoders import Encoder
 
-__all__ = ["LabelMatrix", "SpanHead", "SpanModel"]
+__all__ = ["LabelMatrix", "SpanHead", "SpanModel", "dropout_rate"]
 
 
 class LabelMatrix(nn.Module):
@@ -68,6 +68,12 @@ class SpanHead(nn.Module):
 
     def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``[batch, length, max_width, labels]`` (span starting at word i, width w + 1) and their mask."""
+        spans, span_mask = self.span_vectors(vectors, mask)
+        matrix, bias = self.labels()
+        return spans @ matrix.T + bias, span_mask
+
+    def span_vectors(self, vectors: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Span vectors ``[batch, length, max_width, hidden]`` (span at word i, width w + 1) and their mask."""
         batch, length, _ = vectors.shape
         width = min(self.max_width, max(length, 1))
         starts = self.start(vectors)
@@ -83,13 +89,11 @@ class SpanHead(nn.Module):
             mean = (cumulative_padded[:, offset + 1: offset + 1 + length] - cumulative[:, :length]) / (offset + 1)
             layers.append(starts + end_vectors + mean + self.width_embedding.weight[offset])
         spans = self.hidden(torch.stack(layers, dim=2))
-        matrix, bias = self.labels()
-        logits = spans @ matrix.T + bias
         lengths = mask.sum(dim=1)
         positions = torch.arange(length).view(1, length, 1)
         offsets = torch.arange(width).view(1, 1, width)
         span_mask = (positions + offsets) < lengths.view(batch, 1, 1)
-        return logits, span_mask
+        return spans, span_mask
 
 
 class SpanModel(nn.Module):
@@ -113,3 +117,21 @@ class SpanModel(nn.Module):
         """Logits ``[batch, length, width, labels]`` and the mask of real spans."""
         vectors, mask = self.encoder.encode(sentences)
         return self.head(vectors, mask)
+
+
+class dropout_rate:
+    """Set every dropout layer's rate for one step, then restore it (None: leave the configured rates)."""
+
+    def __init__(self, model: nn.Module, rate: float | None) -> None:
+        self.layers = [module for module in model.modules() if isinstance(module, nn.Dropout)]
+        self.rate = rate
+        self.saved = [layer.p for layer in self.layers]
+
+    def __enter__(self) -> None:
+        if self.rate is not None:
+            for layer in self.layers:
+                layer.p = self.rate
+
+    def __exit__(self, *exc: object) -> None:
+        for layer, rate in zip(self.layers, self.saved, strict=True):
+            layer.p = rate

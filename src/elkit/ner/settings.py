@@ -29,8 +29,10 @@ __all__ = [
     "ENCODER_ARCHITECTURES",
     "EncoderSettings",
     "HashCNNSettings",
+    "LabelTexts",
     "SpanNERSettings",
     "TransformerEncoderSettings",
+    "ZeroShotNERSettings",
     "validate_encoder_settings",
 ]
 
@@ -170,3 +172,76 @@ class SpanNERSettings(Settings):
     learning_rate: float = 0.001
     encoder_learning_rate: float | None = None
     seed: int = 0
+
+
+LabelTexts = list[str] | dict[str, str]
+"""Labels as names (``["person", "city"]``) or as names with descriptions (``{"person": "a human being"}``)."""
+
+
+class ZeroShotNERSettings(Settings):
+    """The zero-shot entity recognizer (:class:`elkit.ner.ZeroShotNER`).
+
+    ::
+
+        [components.ner]
+        factory = "elkit.ZeroShotNER.v1"
+        threshold = 0.5
+
+        [components.ner.labels]            # or: labels = ["person", "organisation", "city"]
+        person = "a human being, real or fictional"
+        "programming language" = "a formal language for writing software"
+
+    Attributes:
+        labels: The default labels: names, or names with short descriptions (a label is then encoded as
+            "name: description"). Labels given at call time replace them for that call.
+        encoder: The word encoder; its transformer (all-MiniLM-L6-v2 unless ``model`` names another local folder)
+            stays frozen and also encodes the label texts, so any label set works at inference.
+        adapter_depth: BiLSTM layers trained on top of the frozen transformer's word vectors (0 for none).
+        hidden_width: Width of span and label vectors.
+        max_width: Longest span in words.
+        dropout: Dropout in the heads while training.
+        threshold: Smallest (calibrated) probability that makes a span an entity.
+        flat: Decode the best non-overlapping spans into ``doc.ents``; when False ``doc.ents`` is left alone and
+            only ``spans_key`` receives the (possibly nested) spans.
+        spans_key: When set, every (span, label) at or above the threshold, overlapping or nested, is also
+            written to ``doc.spans[spans_key]``.
+        context: "sentence" scores each sentence on its own; "document" the whole document in windows.
+        window: Longest run of words scored at once; longer sentences or documents are scored in overlapping
+            windows and each span is read from the window where it sits furthest from an edge.
+        window_overlap: Words shared by consecutive windows (at least ``max_width``, so every span fits whole in
+            some window).
+        label_max_length: Label texts are cut to this many subword tokens before encoding (a 10,000-character
+            description is accepted; only its beginning counts).
+        temperature: Logits are divided by it before the sigmoid; ``calibrate`` fits it on held-out examples.
+        overwrite_ents: Replace entities already on the document where they overlap a prediction.
+        learning_rate: Learning rate of the trained parts (adapter, span head, label projection).
+        seed: Seed for weight initialisation.
+    """
+
+    labels: LabelTexts = []
+    encoder: TransformerEncoderSettings = pydantic.Field(default_factory=TransformerEncoderSettings)
+    adapter_depth: int = pydantic.Field(1, ge=0, le=4)
+    hidden_width: int = pydantic.Field(256, ge=8)
+    max_width: int = pydantic.Field(12, ge=1)
+    dropout: float = pydantic.Field(0.1, ge=0.0, lt=1.0)
+    threshold: float = pydantic.Field(0.5, ge=0.0, le=1.0)
+    flat: bool = True
+    spans_key: str | None = None
+    context: Literal["sentence", "document"] = "sentence"
+    window: int = pydantic.Field(128, ge=2)
+    window_overlap: int = pydantic.Field(32, ge=1)
+    label_max_length: int = pydantic.Field(64, ge=4, le=512)
+    temperature: float = pydantic.Field(1.0, gt=0.0)
+    overwrite_ents: bool = False
+    learning_rate: float = pydantic.Field(0.001, gt=0.0)
+    seed: int = 0
+
+    @pydantic.model_validator(mode="after")
+    def _check_windows(self) -> ZeroShotNERSettings:
+        if self.window_overlap < self.max_width:
+            raise ValueError(f"window_overlap ({self.window_overlap}) must be at least max_width ({self.max_width})")
+        if self.window_overlap >= self.window:
+            raise ValueError(f"window_overlap ({self.window_overlap}) must be below window ({self.window})")
+        if not self.flat and self.spans_key is None:
+            raise ValueError("flat = false writes nothing to doc.ents: set spans_key for the nested spans")
+        return self
