@@ -22,6 +22,7 @@ demo: $(STAMP)
 	mkdir -p $(OUTPUT)
 	$(BIN)/elkit link examples/texts.jsonl --entities examples/kb/entities.jsonl --output $(OUTPUT)/linked.jsonl \
 		--html $(OUTPUT)/linked.html --cache-dir $(OUTPUT)/cache
+	$(BIN)/elkit apply examples/zeroshot.toml examples/texts.jsonl $(OUTPUT)/zeroshot.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

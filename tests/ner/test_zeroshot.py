@@ -27,7 +27,7 @@ def transformer_folder(tmp_path_factory):
 
 def make_ner(folder, **values) -> ZeroShotNER:
     settings = {"encoder": {"model": str(folder), "width": 32}, "hidden_width": 32, "max_width": 4,
-                "window": 12, "window_overlap": 4, "labels": LABELS, "learning_rate": 0.01, **values}
+                "window": 12, "window_overlap": 4, "labels": LABELS, "learning_rate": 0.01, "heads": "random", **values}
     ner = ZeroShotNER(**settings)
     ner.initialize()
     return ner
@@ -162,7 +162,7 @@ def test_a_pipeline_with_the_factory_saves_and_loads(transformer_folder, tmp_pat
     nlp = Pipeline()
     ner = nlp.add_pipe("elkit.ZeroShotNER.v1", name="ner", config={
         "encoder": {"model": str(transformer_folder), "width": 32}, "hidden_width": 32, "max_width": 4,
-        "window": 12, "window_overlap": 4, "labels": LABELS})
+        "window": 12, "window_overlap": 4, "labels": LABELS, "heads": "random"})
     ner.initialize()
     for _ in range(40):
         ner.update(make_docs())
@@ -184,7 +184,7 @@ def test_weights_over_another_transformer_are_refused(trained, tmp_path):
     model.save_pretrained(other)
     trained.to_disk(tmp_path / "ner")
     loader = ZeroShotNER(encoder={"model": str(other), "width": 32}, hidden_width=32, max_width=4, window=12,
-                         window_overlap=4)
+                         window_overlap=4, heads="random")
     with pytest.raises(ModelError, match="another transformer"):
         loader.from_disk(tmp_path / "ner")
 
@@ -239,3 +239,22 @@ def test_training_on_typed_corpora_counts_its_work(transformer_folder):
         train_zero_shot(ner, [TypedCorpus("x", docs, frozenset({"GENE"}))], catalogue, settings)
     with pytest.raises(ValueError, match="seconds or max_steps"):
         ZeroShotTrainingSettings(seconds=0)
+
+
+def test_the_shipped_heads_find_labels_given_only_by_name():
+    nlp = Pipeline()
+    nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
+    nlp.add_pipe("elkit.ZeroShotNER.v1", name="ner",
+                 config={"labels": {"person": "", "city": "", "disease": "", "drug": "a medicine"}})
+    news = nlp("Angela Merkel visited Paris on Monday.")  # no initialize(): a config alone is enough
+    assert [(span.text, span.label) for span in news.ents] == [("Angela Merkel", "person"), ("Paris", "city")]
+    clinic = nlp("Patients with type 2 diabetes received metformin.")
+    assert {(span.text, span.label) for span in clinic.ents} == {("type 2 diabetes", "disease"),
+                                                                  ("metformin", "drug")}
+    assert all(0.5 <= span.score <= 1.0 for span in clinic.ents)
+
+
+def test_the_shipped_heads_refuse_another_transformer(transformer_folder):
+    ner = ZeroShotNER(encoder={"model": str(transformer_folder), "width": 32}, labels=["PER"])
+    with pytest.raises(ConfigError, match="heads"):
+        ner.initialize()

@@ -17,7 +17,7 @@ import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +28,9 @@ from torch import nn
 from elkit.batching import PredictThenAnnotate
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
-from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.encoders import build_encoder
 from elkit.ner.model import SpanModel, dropout_rate
+from elkit.ner.persist import SavedAsFiles
 from elkit.ner.settings import (
     HashCNNSettings,
     SpanNERSettings,
@@ -38,6 +38,7 @@ from elkit.ner.settings import (
     validate_encoder_settings,
 )
 from elkit.ner.spans import SpanScores, as_example, decode_flat, segment_ranges, span_targets
+from elkit.ner.windows import batches_by_words
 from elkit.registry import factories
 from elkit.settings import validate_settings
 
@@ -48,7 +49,7 @@ _WEIGHTS = "weights.safetensors"
 _MODEL_JSON = "model.json"
 
 
-class SpanNER(PredictThenAnnotate):
+class SpanNER(SavedAsFiles, PredictThenAnnotate):
     """The span-scoring entity recognizer.
 
     Args:
@@ -166,22 +167,12 @@ class SpanNER(PredictThenAnnotate):
         if not segments:
             return [SpanScores((), tuple(self.labels)) for _ in docs]
         max_width = self.settings.max_width
-        order = sorted(range(len(segments)), key=lambda position: segments[position][2] - segments[position][1])
         was_training = model.training
         model.eval()
         try:
             with torch.inference_mode():
-                budget = 4096  # words per forward pass
-                position = 0
-                while position < len(order):
-                    batch = [order[position]]
-                    position += 1
-                    while position < len(order):
-                        longest = segments[order[position]][2] - segments[order[position]][1]
-                        if longest * (len(batch) + 1) > budget:
-                            break
-                        batch.append(order[position])
-                        position += 1
+                sizes = [end - start for _, start, end in segments]
+                for batch in batches_by_words(sizes, 4096):  # words per forward pass
                     words = [docs[segments[item][0]].words[segments[item][1]: segments[item][2]] for item in batch]
                     logits, span_mask = model(words)
                     probabilities = torch.sigmoid(logits).masked_fill(~span_mask.unsqueeze(-1), 0.0).numpy()
@@ -367,41 +358,6 @@ class SpanNER(PredictThenAnnotate):
         self.model = model
         self._optimizer = None
         self._teacher = None
-
-    def to_disk(self, path: str | Path) -> None:
-        """Write ``model.json``, ``weights.safetensors`` and the encoder's files into the folder ``path``."""
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in self._files().items():
-            target = directory / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-
-    def from_disk(self, path: str | Path) -> Self:
-        """Load a model saved by :meth:`to_disk`."""
-        directory = Path(path)
-        if not (directory / _MODEL_JSON).is_file():
-            raise ModelError(f"{directory}: no {_MODEL_JSON}; was the component trained and saved?")
-        files = {
-            str(file.relative_to(directory)): file.read_bytes() for file in directory.rglob("*") if file.is_file()
-        }
-        self._load_files(files, str(directory))
-        return self
-
-    def to_bytes(self) -> bytes:
-        """The model as bytes: a length-prefixed JSON table of contents, then the files."""
-        return pack_files(self._files())
-
-    def from_bytes(self, data: bytes) -> Self:
-        """Load a model from :meth:`to_bytes` output."""
-        self._load_files(unpack_files(data, f"{self.name} (SpanNER bytes)"), self.name)
-        return self
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_optimizer"] = None
-        state["_teacher"] = None
-        return state
 
     def __repr__(self) -> str:
         return f"SpanNER(name={self.name!r}, labels={self.labels}, encoder={self.settings.encoder.architecture})"

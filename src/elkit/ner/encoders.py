@@ -197,6 +197,19 @@ class TransformerEncoder(Encoder):
 
     def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Vectors ``[batch, length, width]`` and mask for padded word sequences."""
+        word_vectors, mask = self.transformer_vectors(sentences)
+        return self.project(sentences, word_vectors, mask), mask
+
+    def project(self, sentences: Sequence[Sequence[str]], word_vectors: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        """The output vectors from the transformer's word vectors and the words' casing."""
+        _, flags, _ = self.extractor.batch(sentences)
+        casing = self.casing(torch.from_numpy(flags))
+        output = self.norm(self.projection(torch.cat([word_vectors, casing], dim=-1)))
+        return self.dropout(output) * mask.unsqueeze(-1).float()
+
+    def transformer_vectors(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The transformer's own word vectors ``[batch, length, hidden]`` (cached when frozen) and the mask."""
         longest = max((len(words) for words in sentences), default=0)
         mask = torch.zeros(len(sentences), longest, dtype=torch.bool)
         for row, words in enumerate(sentences):
@@ -231,10 +244,7 @@ class TransformerEncoder(Encoder):
                 word_vectors[row] = self._pool_words(subword_vectors[position], word_maps[position], longest)
                 if cache is not None:
                     cache[tuple(sentences[row])] = word_vectors[row, : len(sentences[row])].detach().half()
-        _, flags, _ = self.extractor.batch(sentences)
-        casing = self.casing(torch.from_numpy(flags))
-        output = self.norm(self.projection(torch.cat([word_vectors, casing], dim=-1)))
-        return self.dropout(output) * mask.unsqueeze(-1).float(), mask
+        return word_vectors, mask
 
     def _run_windows(self, pieces: list[tuple[int, int, int]], subword_ids: list[list[int]]) -> list[torch.Tensor]:
         """Run every window through the transformer and merge each subword from its most central window."""

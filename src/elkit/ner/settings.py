@@ -212,7 +212,11 @@ class ZeroShotNERSettings(Settings):
             some window).
         label_max_length: Label texts are cut to this many subword tokens before encoding (a 10,000-character
             description is accepted; only its beginning counts).
-        temperature: Logits are divided by it before the sigmoid; ``calibrate`` fits it on held-out examples.
+        temperature: Logits are divided by it before the sigmoid; None: the model's own, fitted by ``calibrate`` on
+            held-out examples (1.0 for fresh heads).
+        heads: "shipped" starts from the heads trained for elkit over the default MiniLM (zero-shot out of the
+            box; see the README for what they were trained on); "random" from untrained heads, for training your
+            own or for another transformer.
         overwrite_ents: Replace entities already on the document where they overlap a prediction.
         learning_rate: Learning rate of the trained parts (adapter, span head, label projection).
         seed: Seed for weight initialisation.
@@ -231,7 +235,8 @@ class ZeroShotNERSettings(Settings):
     window: int = pydantic.Field(128, ge=2)
     window_overlap: int = pydantic.Field(32, ge=1)
     label_max_length: int = pydantic.Field(64, ge=4, le=512)
-    temperature: float = pydantic.Field(1.0, gt=0.0)
+    temperature: float | None = pydantic.Field(None, gt=0.0)
+    heads: Literal["shipped", "random"] = "shipped"
     overwrite_ents: bool = False
     learning_rate: float = pydantic.Field(0.001, gt=0.0)
     seed: int = 0

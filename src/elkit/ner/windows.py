@@ -8,11 +8,11 @@ edge is found whole.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["merge_windows", "window_ranges"]
+__all__ = ["batches_by_words", "merge_windows", "window_ranges"]
 
 
 def window_ranges(start: int, end: int, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -58,3 +58,19 @@ def merge_windows(start: int, end: int, pieces: Sequence[tuple[int, np.ndarray]]
         region[better] = margin[better]
         merged[rows: rows + words, :window_widths][better] = probabilities[better]
     return merged
+
+
+def batches_by_words(sizes: Sequence[int], budget: int) -> Iterator[list[int]]:
+    """Positions of ``sizes`` in batches, shortest first, each at most ``budget`` words once padded.
+
+    A batch is padded to its longest member; an item longer than ``budget`` gets a batch of its own.
+    """
+    order = sorted(range(len(sizes)), key=lambda position: sizes[position])
+    batch: list[int] = []
+    for position in order:
+        if batch and sizes[position] * (len(batch) + 1) > budget:
+            yield batch
+            batch = []
+        batch.append(position)
+    if batch:
+        yield batch

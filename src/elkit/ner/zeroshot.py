@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,15 +28,15 @@ from torch import nn
 from elkit.batching import PredictThenAnnotate, batches
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
-from elkit.io.pack import pack_files, unpack_files
 from elkit.ner.calibration import Calibration, fit_temperature
 from elkit.ner.encoders import TransformerEncoder, build_encoder
 from elkit.ner.labels import LabelEncoder, LabelSet, label_entries
 from elkit.ner.model import dropout_rate
+from elkit.ner.persist import SavedAsFiles
 from elkit.ner.settings import ZeroShotNERSettings
 from elkit.ner.spans import SpanScores, as_example, decode_flat, span_targets
-from elkit.ner.windows import merge_windows, window_ranges
-from elkit.ner.zeroshot_files import MODEL_JSON, WEIGHTS, fingerprint, read_files, write_files
+from elkit.ner.windows import batches_by_words, merge_windows, window_ranges
+from elkit.ner.zeroshot_files import MODEL_JSON, fingerprint, read_files, shipped_files, write_files
 from elkit.ner.zeroshot_model import ZeroShotModel
 from elkit.registry import factories
 from elkit.settings import validate_settings
@@ -49,7 +49,7 @@ LabelsArgument = Sequence[str] | dict[str, str] | LabelSet | None
 """Labels for one call: names, names with descriptions, an encoded :class:`LabelSet`, or None (the configured)."""
 
 
-class ZeroShotNER(PredictThenAnnotate):
+class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
     """The zero-shot span recognizer.
 
     Args:
@@ -66,9 +66,8 @@ class ZeroShotNER(PredictThenAnnotate):
             raise ConfigError(f"{name}: give settings or keyword values, not both")
         self.name = name
         self.settings = settings if settings is not None else validate_settings(ZeroShotNERSettings, values, name)
-        configured = self.settings.labels
-        self.label_entries: list[tuple[str, str]] = label_entries(configured, name) if configured else []
-        self.temperature = self.settings.temperature
+        self.label_entries = label_entries(self.settings.labels, name) if self.settings.labels else []
+        self.temperature = self.settings.temperature or 1.0
         self.model: ZeroShotModel | None = None
         self.label_encoder: LabelEncoder | None = None
         self._optimizer: torch.optim.Optimizer | None = None
@@ -95,6 +94,8 @@ class ZeroShotNER(PredictThenAnnotate):
         return self.model is not None
 
     def _require_model(self) -> ZeroShotModel:
+        if self.model is None and self.settings.heads == "shipped":
+            self.initialize()  # the shipped heads need no training: a config alone makes a working recognizer
         if self.model is None:
             raise ModelError(f"component {self.name!r} has no model yet: call initialize() or load a trained one")
         return self.model
@@ -117,7 +118,7 @@ class ZeroShotNER(PredictThenAnnotate):
 
     def initialize(self, get_examples: Callable[[], Iterable[Example | Doc]] | None = None, *,
                    labels: Sequence[str] | None = None) -> None:
-        """Build a fresh model (untrained heads over the pretrained transformer) and add the examples' labels.
+        """Build the model (the shipped heads, or fresh ones: ``heads``) and add the examples' labels.
 
         A model that is already trained (loaded) keeps its weights: only the labels are added.
         """
@@ -128,7 +129,15 @@ class ZeroShotNER(PredictThenAnnotate):
                 example = as_example(item)
                 for span in example.reference.ents:
                     self.add_label(span.label)
-        if self.model is None:
+        if self.model is None and self.settings.heads == "shipped":
+            if self.settings.encoder.model is not None:
+                raise ConfigError(f"{self.name}: the shipped heads fit the default all-MiniLM-L6-v2 only; set "
+                                  f"heads = \"random\" to train heads over {self.settings.encoder.model}")
+            entries, temperature = list(self.label_entries), self.settings.temperature
+            self._load_files(shipped_files(), "the shipped zero-shot heads")
+            self.label_entries = entries
+            self.temperature = temperature or self.temperature
+        elif self.model is None:
             self._build()
 
     def add_label(self, label: str) -> int:
@@ -179,17 +188,7 @@ class ZeroShotNER(PredictThenAnnotate):
     def _logits(self, model: ZeroShotModel, windows: Sequence[tuple[int, int, int]], docs: Sequence[Doc],
                 embeddings: torch.Tensor) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
         """Logits of windows batched by word budget, shortest first: ``(window positions, logits, mask)``."""
-        order = sorted(range(len(windows)), key=lambda position: windows[position][2] - windows[position][1])
-        position = 0
-        while position < len(order):
-            batch = [order[position]]
-            position += 1
-            while position < len(order):
-                size = windows[order[position]][2] - windows[order[position]][1]
-                if size * (len(batch) + 1) > _WORD_BUDGET:
-                    break
-                batch.append(order[position])
-                position += 1
+        for batch in batches_by_words([end - start for _, start, end in windows], _WORD_BUDGET):
             words = [docs[windows[item][0]].words[windows[item][1]: windows[item][2]] for item in batch]
             logits, mask = model(words, embeddings)
             yield batch, logits, mask
@@ -259,11 +258,6 @@ class ZeroShotNER(PredictThenAnnotate):
         for batch in doc_batches:
             self.set_annotations(batch, self.predict(batch, label_set))
             yield from batch
-
-    def annotate_batch(self, docs: list[Doc]) -> list[Doc]:
-        """Predict for the whole batch with the configured labels, then write the predictions."""
-        self.set_annotations(docs, self.predict(docs))
-        return docs
 
     # --- learning ------------------------------------------------------------------------------------------------
 
@@ -429,10 +423,11 @@ class ZeroShotNER(PredictThenAnnotate):
 
     # --- saving ----------------------------------------------------------------------------------------------------
 
-    def _files(self) -> dict[str, bytes]:
+    def _files(self, half: bool = False) -> dict[str, bytes]:
         model = self._require_model()
-        return write_files(model.trained_state(), self.label_entries, self.temperature, self.settings.to_config(),
-                           model.encoder)
+        state = {name: tensor.half() if half and tensor.is_floating_point() else tensor
+                 for name, tensor in model.trained_state().items()}
+        return write_files(state, self.label_entries, self.temperature, self.settings.to_config(), model.encoder)
 
     def _load_files(self, files: dict[str, bytes], where: str) -> None:
         meta, state = read_files(files, where)
@@ -451,39 +446,12 @@ class ZeroShotNER(PredictThenAnnotate):
             raise ModelError(f"{where}: the model was trained over another transformer than "
                              f"{self.settings.encoder.model or 'all-MiniLM-L6-v2'} (fingerprints differ)")
         self.label_entries = [(str(name), str(text)) for name, text in meta["labels"]]
-        self.temperature = float(meta["temperature"])
+        self.temperature = self.settings.temperature or float(meta["temperature"])
         self.model.eval()
 
-    def to_disk(self, path: str | Path) -> None:
-        """Write ``model.json`` and ``weights.safetensors`` (the trained parts only) into the folder ``path``."""
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in self._files().items():
-            (directory / name).write_bytes(data)
-
-    def from_disk(self, path: str | Path) -> Self:
-        """Load a model saved by :meth:`to_disk` (the frozen transformer comes from its own package or folder)."""
-        directory = Path(path)
-        if not (directory / MODEL_JSON).is_file():
-            raise ModelError(f"{directory}: no {MODEL_JSON}; was the component trained and saved?")
-        self._load_files({name: (directory / name).read_bytes() for name in (MODEL_JSON, WEIGHTS)
-                          if (directory / name).is_file()}, str(directory))
-        return self
-
-    def to_bytes(self) -> bytes:
-        """The trained parts as bytes."""
-        return pack_files(self._files())
-
-    def from_bytes(self, data: bytes) -> Self:
-        """Load from :meth:`to_bytes` output."""
-        self._load_files(unpack_files(data, f"{self.name} (ZeroShotNER bytes)"), self.name)
-        return self
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_optimizer"] = None
-        state["_teacher"] = None
-        return state
+    def to_disk(self, path: str | Path, *, half: bool = False) -> None:
+        """Write ``model.json`` and ``weights.safetensors`` (the trained parts, in half precision with ``half``)."""
+        self._write_folder(path, self._files(half))
 
     def __repr__(self) -> str:
         return f"ZeroShotNER(name={self.name!r}, labels={self.labels})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,13 +19,16 @@ from safetensors.torch import save as save_tensors
 from elkit.errors import ModelError
 from elkit.ner.encoders import TransformerEncoder
 
-__all__ = ["ARCHITECTURE", "MODEL_JSON", "WEIGHTS", "fingerprint", "read_files", "write_files"]
+__all__ = ["ARCHITECTURE", "MODEL_JSON", "SHIPPED", "WEIGHTS", "fingerprint", "read_files", "shipped_files",
+           "write_files"]
 
 FORMAT = "elkit.ZeroShotNER/1"
 WEIGHTS = "weights.safetensors"
 MODEL_JSON = "model.json"
 ARCHITECTURE = ("encoder", "adapter_depth", "hidden_width", "max_width", "label_max_length")
 """Settings a saved model fixes: they come from its ``model.json``, the others from the component's config."""
+SHIPPED = Path(__file__).resolve().parent / "shipped" / "zeroshot-minilm"
+"""The heads shipped with elkit: trained over the default all-MiniLM-L6-v2 (README: what on)."""
 
 
 def fingerprint(encoder: TransformerEncoder) -> str:
@@ -61,3 +65,15 @@ def read_files(files: dict[str, bytes], where: str) -> tuple[dict[str, Any], dic
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ModelError(f"{where}: {MODEL_JSON} is not a {FORMAT} model (format {found!r})")
     return meta, state
+
+
+def shipped_files() -> dict[str, bytes]:
+    """The files of the shipped heads.
+
+    Raises:
+        ModelError: They are missing from this installation.
+    """
+    if not (SHIPPED / MODEL_JSON).is_file():
+        raise ModelError(f"{SHIPPED}: the shipped zero-shot heads are missing from this installation; reinstall "
+                         f"elkit, or set heads = \"random\" and train your own")
+    return {name: (SHIPPED / name).read_bytes() for name in (MODEL_JSON, WEIGHTS)}

@@ -48,33 +48,51 @@ class ZeroShotModel(nn.Module):
         )
         with torch.no_grad():
             self.label_projection[-1].bias[-1] = -3.0  # most (span, label) pairs are not entities
+        # weight of the cosine between a span's own transformer vectors and the label text's embedding: evidence
+        # about what a label means that exists for labels never seen in training
+        self.similarity_weight = nn.Parameter(torch.tensor(5.0))
 
     def project_labels(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Label rows ``[labels, hidden]`` and biases ``[labels]`` from label-text embeddings."""
         projected = self.label_projection(embeddings)
         return projected[:, :-1], projected[:, -1]
 
-    def word_vectors(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Adapted word vectors ``[batch, length, width]`` and the mask of real words."""
-        vectors, mask = self.encoder.encode(sentences)
+    def word_vectors(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Adapted word vectors ``[batch, length, width]``, the mask of real words, the transformer's own vectors."""
+        raw, mask = self.encoder.transformer_vectors(sentences)
+        vectors = self.encoder.project(sentences, raw, mask)
         if self.adapter is None or not vectors.shape[1]:
-            return vectors, mask
+            return vectors, mask, raw
         lengths = mask.sum(dim=1).clamp(min=1)
         packed = nn.utils.rnn.pack_padded_sequence(vectors, lengths, batch_first=True, enforce_sorted=False)
         output, _ = self.adapter(packed)
         output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=vectors.shape[1])
         assert self.adapter_norm is not None
-        return self.adapter_norm(output + vectors[..., : output.shape[-1]]) * mask.unsqueeze(-1), mask
+        return self.adapter_norm(output + vectors[..., : output.shape[-1]]) * mask.unsqueeze(-1), mask, raw
 
     def forward(self, sentences: Sequence[Sequence[str]],
                 label_embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``[batch, length, widths, labels]`` (span at word i, width w + 1) and the mask of real spans."""
-        vectors, mask = self.word_vectors(sentences)
+        vectors, mask, raw = self.word_vectors(sentences)
         spans, span_mask = self.spans.span_vectors(vectors, mask)
         rows, biases = self.project_labels(label_embeddings)
-        return spans @ rows.T + biases, span_mask
+        similarity = span_means(raw, spans.shape[2]) @ nn.functional.normalize(label_embeddings, dim=-1).T
+        return spans @ rows.T + biases + self.similarity_weight * similarity, span_mask
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         """The weights that learn (everything but the frozen transformer), by name."""
         return {name: tensor.contiguous() for name, tensor in self.state_dict().items()
                 if not name.startswith("encoder.transformer.")}
+
+
+def span_means(vectors: torch.Tensor, widths: int) -> torch.Tensor:
+    """Unit-length means ``[batch, length, widths, hidden]`` of the vectors of every span (word i, width w + 1).
+
+    Spans running past the end get the mean of what is there; the caller masks them.
+    """
+    batch, length, hidden = vectors.shape
+    cumulative = torch.cat([torch.zeros(batch, 1, hidden), vectors.cumsum(dim=1)], dim=1)
+    padded = torch.cat([cumulative, cumulative[:, -1:].expand(batch, widths, hidden)], dim=1)
+    means = [(padded[:, offset + 1: offset + 1 + length] - cumulative[:, :length]) / (offset + 1)
+             for offset in range(widths)]
+    return nn.functional.normalize(torch.stack(means, dim=2), dim=-1)

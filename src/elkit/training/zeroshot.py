@@ -230,8 +230,10 @@ def _train(ner: ZeroShotNER, corpora: Sequence[TypedCorpus], catalogue: dict[str
                 if result.history[-1]["held_out_f1"] > result.best_f1:
                     result.best_f1, result.best_step = result.history[-1]["held_out_f1"], result.steps
                     best_state = ner.to_bytes()
-                progress.update(task, status=f"loss {result.history[-1]['loss']:.3f} held-out F1 "
-                                             f"{result.history[-1]['held_out_f1']:.4f} (best {result.best_f1:.4f})")
+                status = (f"loss {result.history[-1]['loss']:.3f} held-out F1 {result.history[-1]['held_out_f1']:.4f} "
+                          f"(best {result.best_f1:.4f})")
+                progress.update(task, status=status)
+                progress.console.print(f"step {result.steps:,} ({time.perf_counter() - started:,.0f} s): {status}")
                 losses = {}
     if not result.history or result.history[-1]["step"] != result.steps:
         _evaluate(ner, held_out, catalogue, result, losses, started)
