@@ -62,7 +62,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from zeroshot_data import crossner_domain_tags, crossner_label_names
+from zeroshot_data import crossner_domain_tags, crossner_label_names, ensure_package
 
 if TYPE_CHECKING:
     from gliner.model import BaseEncoderGLiNER
@@ -658,6 +658,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Train (or load) GLiNER, score it zero-shot (and few-shot) on CrossNER, print and save the numbers."""
     arguments = parse_arguments(argv)
     quiet_transformers()
+    ensure_package("gliner", [f"gliner=={GLINER_VERSION}", "sentencepiece==0.2.3"], no_deps=True)
     import gliner
     import transformers
 

@@ -54,9 +54,14 @@ DOMAINS = ("ai", "literature", "music", "politics", "science")
 def domain_docs(folder: Path, domain: str, split: str) -> tuple[list[Doc], list[str]]:
     """Sentences of one CrossNER file with natural label names, and the domain's label names."""
     names = crossner_label_names()
+    allowed = set(crossner_domain_tags()[domain])
     path = folder / domain / f"{split}.txt"
     docs = []
-    for doc in read_corpus(path, "conll"):
+    for number, doc in enumerate(read_corpus(path, "conll"), start=1):
+        unknown = sorted({span.label for span in doc.ents} - allowed)
+        if unknown:
+            raise SystemExit(f"{path}: sentence {number}: tags {unknown} are not in the {domain} label set "
+                             f"({', '.join(sorted(allowed))})")
         copy_doc = Doc(doc.text, doc.token_starts, doc.token_ends, validate=False)
         copy_doc.ents = [Span(copy_doc, span.start, span.end, names[span.label]) for span in doc.ents]
         docs.append(copy_doc)
