@@ -35,8 +35,10 @@ _NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+\.v\d+$")
 Factory = TypeVar("Factory", bound=Callable[..., Any])
 
 BUILTIN_FACTORIES: dict[str, str] = {
+    "elkit.AliasMentions.v1": "elkit.linking.alias_mentions",
     "elkit.EntityLinker.v1": "elkit.linking.component",
     "elkit.EntityRuler.v1": "elkit.ner.ruler",
+    "elkit.GeneralLinker.v1": "elkit.linking.general",
     "elkit.Sentencizer.v1": "elkit.tokenize.sentences",
     "elkit.SpanNER.v1": "elkit.ner.component",
     "elkit.ZeroShotNER.v1": "elkit.ner.zeroshot",

@@ -37,12 +37,12 @@ def cache(tmp_path_factory):
 
 
 def test_create_simple_links_dictionary_mentions(entities_file, cache):
-    nlp = create_simple(entities_file, cache_dir=cache, epochs=20)
+    nlp = create_simple(entities_file, cache_dir=cache, epochs=20, mentions="patterns", linker="self-trained")
     doc = nlp("Ada Lovelace met Paris Hilton in Paris, Texas.")
     assert [(span.text, span.label, span.kb_id) for span in doc.ents] == [
         ("Ada Lovelace", "PER", "Q7259"), ("Paris Hilton", "PER", "Q47899"), ("Paris, Texas", "LOC", "Q830149")]
     assert all(span.candidates for span in doc.ents)
-    again = create_simple(entities_file, cache_dir=cache, epochs=20)
+    again = create_simple(entities_file, cache_dir=cache, epochs=20, mentions="patterns", linker="self-trained")
     assert [span.kb_id for span in again("Ada Lovelace met Paris Hilton in Paris, Texas.").ents] == \
         [span.kb_id for span in doc.ents]
     assert len([path for path in cache.iterdir() if path.name.startswith("linker-")]) == 1
@@ -110,7 +110,7 @@ def test_score_links_counts_nil_and_composites():
 
 
 def test_evaluate_command_reports_linking(entities_file, cache, tmp_path, capsys):
-    nlp = create_simple(entities_file, cache_dir=cache, epochs=20)
+    nlp = create_simple(entities_file, cache_dir=cache, epochs=20, mentions="patterns", linker="self-trained")
     nlp.to_disk(tmp_path / "model")
     text = "Ada Lovelace visited Paris, France."
     gold = {"text": text, "spans": [{"start": 0, "end": 12, "label": "PER", "kb_id": "Q7259"},

@@ -27,8 +27,9 @@ _TABLE_ROWS = 60
 
 
 def _pipeline(model: Path | None, kb: Path | None, entities: Path | None, ner_model: Path | None,
-              threshold: float | None, cache_dir: Path | None) -> Any:
-    from elkit.linking import EntityLinker
+              threshold: float | None, cache_dir: Path | None, labels: list[str] | None = None,
+              linker: str = "general") -> Any:
+    from elkit.linking import is_linker
     from elkit.linking.builder import create_simple
     from elkit.packaging import load
 
@@ -36,7 +37,7 @@ def _pipeline(model: Path | None, kb: Path | None, entities: Path | None, ner_mo
         if entities is not None:
             raise ConfigError("give --model or --entities, not both")
         nlp = load(model)
-        linkers = [component for _, component in nlp.components if isinstance(component, EntityLinker)]
+        linkers = [component for _, component in nlp.components if is_linker(component)]
         if not linkers:
             raise ConfigError(f"{model}: the pipeline has no entity linker")
         for linker in linkers:
@@ -48,14 +49,14 @@ def _pipeline(model: Path | None, kb: Path | None, entities: Path | None, ner_mo
     if entities is None and kb is None:
         raise ConfigError("give a trained pipeline (--model) or a knowledge base (--entities or --kb)")
     return create_simple(entities, kb=kb, ner_model=ner_model, threshold=threshold, cache_dir=cache_dir,
-                         show_progress=True)
+                         labels=labels, linker=linker, show_progress=True)  # type: ignore[arg-type]
 
 
 def _kb_of(nlp: Any) -> Any:
-    from elkit.linking import EntityLinker
+    from elkit.linking import is_linker
 
     for _, component in nlp.components:
-        if isinstance(component, EntityLinker):
+        if is_linker(component):
             return component.kb
     return None
 
@@ -82,6 +83,11 @@ def link(
                                          help="An entities.jsonl: builds (and caches) a KB and a ready pipeline."),
     ner_model: Path | None = typer.Option(None, "--ner-model",
                                           help="With --entities/--kb: a trained NER pipeline finds the mentions."),
+    labels: str | None = typer.Option(
+        None, "--labels", help="With --entities/--kb: the zero-shot recognizer's labels, comma-separated "
+        "(default: the KB's entity types, read as words)."),
+    linker: str = typer.Option("general", "--linker", help="With --entities/--kb: 'general' (the shipped scorer, "
+                               "no training) or 'self-trained' (trained on the KB itself)."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                            help="Below this probability a mention gets NIL."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML view here."),
@@ -93,7 +99,12 @@ def link(
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
 ) -> None:
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
-    nlp = _pipeline(model, kb, entities, ner_model, threshold, cache_dir)
+    if linker not in ("general", "self-trained"):
+        raise ConfigError(f"--linker must be 'general' or 'self-trained', got {linker!r}")
+    names = [name.strip() for name in labels.split(",") if name.strip()] if labels is not None else None
+    if labels is not None and not names:
+        raise ConfigError("--labels is empty: give label names separated by commas")
+    nlp = _pipeline(model, kb, entities, ner_model, threshold, cache_dir, names, linker)
     knowledge = _kb_of(nlp)
     report = ReadReport()
     items = read_texts(input_path, max_length=nlp.max_length, on_error="skip" if lenient else "raise",

@@ -1,10 +1,11 @@
 """One call from an entities file to a ready linking pipeline (GLiNKER's ``create_simple``, elkit style).
 
-``create_simple(entities="entities.jsonl")`` builds (once, cached) a KB from the file, finds mentions with
-phrase patterns made from the KB's names and aliases (or with a trained NER model), and links them with an
-`EntityLinker` trained on the KB itself: each entity's names are shown to it in the context of the entity's own
-description, so it learns the prior, name similarity and context-versus-description agreement without any
-annotated data. The trained linker is cached next to the KB; a second call loads it in well under a second.
+``create_simple(entities="entities.jsonl", labels=[...])`` builds (once, cached) a KB from the file, finds
+mentions with the zero-shot recognizer (labels given, or the KB's entity types read as words) with the KB's
+aliases as a recall aid, and links them with the general linker shipped with elkit: no annotated data and no
+training on the KB. The older path stays as an option: phrase patterns from the KB's names (``mentions=
+"patterns"``) and an `EntityLinker` trained on the KB itself (``linker="self-trained"``: each entity's names
+shown in the context of its own description), cached next to the KB.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from elkit.doc import Doc
 from elkit.errors import ConfigError
@@ -25,7 +26,7 @@ from elkit.linking.component import EntityLinker
 from elkit.pipeline import Pipeline
 from elkit.tokenize import Tokenizer
 
-__all__ = ["create_simple", "default_cache_dir", "kb_patterns", "self_training_docs"]
+__all__ = ["create_simple", "default_cache_dir", "kb_labels", "kb_patterns", "self_training_docs"]
 
 _BUILDER_VERSION = "5"
 _MAX_PATTERN_ALIASES = 2_000_000
@@ -87,6 +88,25 @@ def kb_patterns(kb: KnowledgeBase, default_label: str = "ENTITY") -> list[dict[s
     return [{"label": label, "pattern": text} for label, text in sorted(found) if text.strip()]
 
 
+def kb_labels(kb: KnowledgeBase) -> list[str]:
+    """The KB's entity types read as words ("PER" → "person"), one label each: the default zero-shot labels.
+
+    Raises:
+        ConfigError: The KB has no entity types (give labels instead).
+    """
+    from elkit.linking.general_features import type_text
+
+    found: dict[str, None] = {}
+    for entity_id in kb.entity_ids():
+        for value in kb.get_entity(entity_id).types:
+            text = type_text(value)
+            if text:
+                found.setdefault(text, None)
+    if not found:
+        raise ConfigError("the KB has no entity types to use as labels: give labels (names of entity types)")
+    return sorted(found)
+
+
 def self_training_docs(kb: KnowledgeBase, tokenizer: Tokenizer | None = None, limit: int = 20_000,
                        seed: int = 0) -> list[Doc]:
     """Documents made from the KB: each alias of an entity alone, and again followed by half its description.
@@ -132,9 +152,13 @@ def create_simple(
     entities: str | Path | None = None,
     *,
     kb: str | Path | KnowledgeBase | None = None,
+    labels: Sequence[str] | Mapping[str, str] | None = None,
+    mentions: Literal["zero-shot", "patterns"] = "zero-shot",
+    linker: Literal["general", "self-trained"] = "general",
     ner_model: str | Path | None = None,
     linker_model: str | Path | None = None,
     threshold: float | None = None,
+    ner_threshold: float = 0.5,
     labels_discard: Sequence[str] = (),
     cache_dir: str | Path | None = None,
     epochs: int = 30,
@@ -142,22 +166,34 @@ def create_simple(
 ) -> Pipeline:
     """A ready linking pipeline from an entities file (or a KB), with no annotated data needed.
 
+    By default mentions come from the zero-shot recognizer (`ZeroShotNER`) with `labels`, helped by the KB's
+    aliases where the recognizer scored a name but did not keep it (`AliasMentions`: the label still comes from
+    the recognizer), and they are linked by the general linker shipped with elkit (`GeneralLinker`), which
+    needs no training on the KB and gives NIL to names the KB lacks.
+
     Args:
         entities: A GLiNKER-style ``entities.jsonl`` (entity_id, label, description, entity_type, aliases,
             popularity); the KB built from it is cached.
         kb: A KB folder or object instead of `entities`.
-        ner_model: A trained pipeline whose entity spans are linked; None finds mentions with phrase patterns
-            from the KB's names and aliases.
-        linker_model: A trained linker folder (a component folder or a pipeline with an ``entity_linker``)
-            used instead of training one on the KB.
+        labels: The recognizer's labels: names, or names with descriptions; None: the KB's entity types, read
+            as words ("PER" is "person").
+        mentions: "zero-shot" (above) or "patterns": every KB alias and name as a phrase pattern, labelled with
+            the entity's first type.
+        linker: "general" (the shipped scorer) or "self-trained": an `EntityLinker` trained on documents made
+            from the KB itself (cached next to the KB).
+        ner_model: A trained pipeline whose entity spans are linked, instead of `mentions`.
+        linker_model: A trained linker folder (a component folder or a pipeline with an ``entity_linker``) used
+            instead of `linker`.
         threshold: Below this probability a mention gets NIL.
+        ner_threshold: The zero-shot recognizer's threshold.
         labels_discard: Labels never linked.
         cache_dir: Where KBs and self-trained linkers are cached (`default_cache_dir` when None).
         epochs: Passes of the self-training.
         show_progress: Show progress bars on stderr.
 
     Raises:
-        ConfigError: Neither `entities` nor `kb` is given, or a path does not exist.
+        ConfigError: Neither `entities` nor `kb` is given, a path does not exist, or the KB has no types and no
+            labels are given.
     """
     from elkit.kb import open_kb
     from elkit.packaging import load
@@ -172,43 +208,60 @@ def create_simple(
         key = _digest(manifest.read_bytes() if manifest.is_file() else repr(knowledge).encode())
     else:
         raise ConfigError("create_simple needs an entities file or a KB")
+    kb_path = getattr(knowledge, "path", None)
     if ner_model is not None:
         nlp = load(ner_model)
-    else:
+    elif mentions == "patterns":
         nlp = Pipeline()
         nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
         ruler = nlp.add_pipe("elkit.EntityRuler.v1", name="entity_ruler")
         ruler.add_patterns(kb_patterns(knowledge))  # type: ignore[attr-defined]
-    linker = nlp.add_pipe("elkit.EntityLinker.v1", name="entity_linker",
-                          config={"threshold": threshold, "labels_discard": list(labels_discard),
-                                  "relabel": ner_model is None,
-                                  # the self-training documents are made from the KB itself: neighbours among
-                                  # them say nothing about how real texts use a name
-                                  "memory": False})
-    assert isinstance(linker, EntityLinker)
+    else:
+        nlp = Pipeline()
+        nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
+        nlp.add_pipe("elkit.ZeroShotNER.v1", name="ner", config={
+            "labels": labels if labels is not None else kb_labels(knowledge), "threshold": ner_threshold,
+            "spans_key": "zeroshot", "spans_threshold": 0.02})
+        aliases = nlp.add_pipe("elkit.AliasMentions.v1", name="alias_mentions",
+                               config={"kb": str(kb_path) if kb_path is not None else None})
+        aliases.set_kb(knowledge)  # type: ignore[attr-defined]
+    if linker == "general" and linker_model is None:
+        general = nlp.add_pipe("elkit.GeneralLinker.v1", name="entity_linker", config={
+            "kb": str(kb_path) if kb_path is not None else None, "threshold": threshold,
+            "labels_discard": list(labels_discard), "relabel": ner_model is None and mentions == "patterns"})
+        general.set_kb(knowledge)  # type: ignore[attr-defined]
+        return nlp
+    linker_component = nlp.add_pipe(
+        "elkit.EntityLinker.v1", name="entity_linker",
+        config={"threshold": threshold, "labels_discard": list(labels_discard),
+                "relabel": ner_model is None and mentions == "patterns",
+                # the self-training documents are made from the KB itself: neighbours among them say nothing
+                # about how real texts use a name
+                "memory": False})
+    assert isinstance(linker_component, EntityLinker)
     if linker_model is not None:
         folder = Path(linker_model)
-        linker.from_disk(folder / "entity_linker" if (folder / "entity_linker").is_dir() else folder)
-        linker.set_kb(knowledge)
+        linker_component.from_disk(folder / "entity_linker" if (folder / "entity_linker").is_dir() else folder)
+        linker_component.set_kb(knowledge)
         return nlp
     trained = cache / f"linker-{key}-{_digest(json.dumps([epochs, _BUILDER_VERSION]).encode())}"
     if (trained / "model.json").is_file():
-        linker.from_disk(trained)
+        linker_component.from_disk(trained)
     else:
         docs = self_training_docs(knowledge)
-        linker.initialize(lambda: docs, kb=knowledge, show_progress=show_progress)
+        linker_component.initialize(lambda: docs, kb=knowledge, show_progress=show_progress)
         rng = random.Random(0)
         for _ in range(epochs):
             rng.shuffle(docs)
             for start in range(0, len(docs), 32):
-                linker.update(docs[start: start + 32])
-        linker.finish_training()
+                linker_component.update(docs[start: start + 32])
+        linker_component.finish_training()
         staging = trained.with_suffix(".building")
         if staging.exists():
             shutil.rmtree(staging)
-        linker.to_disk(staging)
+        linker_component.to_disk(staging)
         shutil.rmtree(staging / "kb", ignore_errors=True)
         staging.rename(trained)
-    linker.set_kb(knowledge)
-    linker.threshold = threshold
+    linker_component.set_kb(knowledge)
+    linker_component.threshold = threshold
     return nlp

@@ -205,6 +205,8 @@ class ZeroShotNERSettings(Settings):
             only ``spans_key`` receives the (possibly nested) spans.
         spans_key: When set, every (span, label) at or above the threshold, overlapping or nested, is also
             written to ``doc.spans[spans_key]``.
+        spans_threshold: The threshold for ``doc.spans[spans_key]`` when it differs from ``threshold`` (a lower
+            one keeps weaker spans for later components to weigh, such as KB alias matches).
         context: "sentence" scores each sentence on its own; "document" the whole document in windows.
         window: Longest run of words scored at once; longer sentences or documents are scored in overlapping
             windows and each span is read from the window where it sits furthest from an edge.
@@ -231,6 +233,7 @@ class ZeroShotNERSettings(Settings):
     threshold: float = pydantic.Field(0.5, ge=0.0, le=1.0)
     flat: bool = True
     spans_key: str | None = None
+    spans_threshold: float | None = pydantic.Field(None, ge=0.0, le=1.0)
     context: Literal["sentence", "document"] = "sentence"
     window: int = pydantic.Field(128, ge=2)
     window_overlap: int = pydantic.Field(32, ge=1)

@@ -237,12 +237,15 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
         """
         settings = self.settings
         for doc, scores in zip(docs, predictions, strict=True):
-            candidates = scores.spans(settings.threshold)
+            lowest = settings.threshold if settings.spans_threshold is None else settings.spans_threshold
+            candidates = scores.spans(min(lowest, settings.threshold))
             if settings.spans_key is not None:
                 doc.spans[settings.spans_key] = sorted(
-                    (Span(doc, start, end, label, score=probability) for start, end, label, probability in candidates),
+                    (Span(doc, start, end, label, score=probability) for start, end, label, probability in candidates
+                     if probability >= lowest),
                     key=lambda span: (span.start, span.end, span.label),
                 )
+            candidates = [item for item in candidates if item[3] >= settings.threshold]
             if settings.flat:
                 doc.ents = decode_flat(doc, candidates, settings.overwrite_ents)
 

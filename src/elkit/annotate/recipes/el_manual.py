@@ -25,16 +25,16 @@ def entity_option(kb: Any, entity_id: str, score: float | None = None) -> dict[s
 
 
 def _linking_pipeline(kb: str | Path | None, model: str | Path | None, cache_dir: str | Path | None) -> Any:
-    from elkit.linking import EntityLinker
+    from elkit.linking import is_linker
     from elkit.linking.builder import create_simple
     from elkit.packaging import load
 
     if model is not None:
         nlp = load(model)
-        if any(isinstance(component, EntityLinker) for _, component in nlp.components):
+        if any(is_linker(component) for _, component in nlp.components):
             if kb is not None:
                 for _, component in nlp.components:
-                    if isinstance(component, EntityLinker):
+                    if is_linker(component):
                         component.set_kb(kb)
             return nlp
         if kb is None:
@@ -55,10 +55,10 @@ def el_manual(dataset: str, source: str | Path, *, kb: str | Path | None = None,
     Mentions come from the source's spans when it has them, else from ``patterns``, else from the model (an NER
     model, or KB alias patterns when there is none). Candidates and scores come from the entity linker.
     """
-    from elkit.linking import EntityLinker
+    from elkit.linking import is_linker
 
     nlp = nlp if nlp is not None else _linking_pipeline(kb, model, cache_dir)
-    linker = next((component for _, component in nlp.components if isinstance(component, EntityLinker)), None)
+    linker = next((component for _, component in nlp.components if is_linker(component)), None)
     if linker is None:
         raise ConfigError("el.manual needs a pipeline with an entity linker")
     knowledge = linker.kb

@@ -1,0 +1,121 @@
+"""The general linker's scorer: a small listwise model over KB-independent features, and its saved form.
+
+Each candidate gets a score from a linear term plus a small tanh layer over `GENERAL_FEATURES`; the NIL option
+gets a linear score over `GENERAL_NIL_FEATURES`; a softmax over the candidates and NIL, divided by a temperature
+fitted on held-out mentions, gives calibrated probabilities. The saved form is ``model.json`` (format, feature
+names, temperature, what it was trained on) and ``weights.safetensors`` (a few kilobytes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+from torch import nn
+
+from elkit.errors import ModelError
+from elkit.linking.general_features import GENERAL_FEATURES, GENERAL_NIL_FEATURES, GeneralInput
+
+__all__ = ["FORMAT", "SHIPPED_GENERAL", "GeneralScorer", "load_scorer", "pad_inputs", "save_scorer"]
+
+FORMAT = "elkit.GeneralLinker/1"
+MODEL_JSON = "model.json"
+WEIGHTS = "weights.safetensors"
+SHIPPED_GENERAL = Path(__file__).resolve().parent / "shipped" / "general-linker"
+"""The scorer shipped with elkit (README: what it was trained on)."""
+
+
+class GeneralScorer(nn.Module):
+    """Scores each candidate and the NIL option of a mention.
+
+    Args:
+        hidden_width: Width of the tanh layer.
+    """
+
+    def __init__(self, hidden_width: int = 32) -> None:
+        super().__init__()
+        self.hidden_width = hidden_width
+        width = len(GENERAL_FEATURES)
+        self.linear = nn.Linear(width, 1)
+        self.hidden = nn.Sequential(nn.Linear(width, hidden_width), nn.Tanh(), nn.Linear(hidden_width, 1))
+        self.nil = nn.Linear(len(GENERAL_NIL_FEATURES), 1, bias=False)
+        self.register_buffer("temperature", torch.ones(()))
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, nil: torch.Tensor) -> torch.Tensor:
+        """Logits [M, C + 1] (padding rows at -inf, NIL last) before the temperature.
+
+        Args:
+            features: [M, C, len(GENERAL_FEATURES)], padded.
+            mask: [M, C], True for real candidates.
+            nil: [M, len(GENERAL_NIL_FEATURES)].
+        """
+        scores = (self.linear(features) + self.hidden(features)).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
+        return torch.cat([scores, self.nil(nil)], dim=1)
+
+    def probabilities(self, inputs: Sequence[GeneralInput]) -> list[np.ndarray]:
+        """Per input, one probability per candidate and then the NIL probability."""
+        if not inputs:
+            return []
+        features, mask, nil = pad_inputs(inputs)
+        with torch.inference_mode():
+            found = torch.softmax(self(features, mask, nil) / self.temperature, dim=1).numpy()
+        width = mask.shape[1]
+        return [np.concatenate([row[: len(item.candidates)], row[width:]]) for item, row in
+                zip(inputs, found, strict=True)]
+
+
+def pad_inputs(inputs: Sequence[GeneralInput]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(features [M, C, F], mask [M, C], NIL features [M, N]) with C the most candidates any input has (≥ 1)."""
+    width = max(1, max(len(item.candidates) for item in inputs))
+    features = np.zeros((len(inputs), width, len(GENERAL_FEATURES)), dtype=np.float32)
+    mask = np.zeros((len(inputs), width), dtype=bool)
+    for row, item in enumerate(inputs):
+        count = len(item.candidates)
+        features[row, :count] = item.features
+        mask[row, :count] = True
+    nil = np.stack([item.nil for item in inputs]).astype(np.float32)
+    return torch.from_numpy(features), torch.from_numpy(mask), torch.from_numpy(nil)
+
+
+def save_scorer(scorer: GeneralScorer, folder: str | Path, meta: dict[str, Any] | None = None) -> None:
+    """Write ``model.json`` and ``weights.safetensors`` into `folder`."""
+    directory = Path(folder)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous() for name, tensor in scorer.state_dict().items()}
+    document = {"format": FORMAT, "features": list(GENERAL_FEATURES), "nil_features": list(GENERAL_NIL_FEATURES),
+                "hidden_width": scorer.hidden_width, "temperature": float(scorer.temperature), **(meta or {})}
+    (directory / MODEL_JSON).write_text(json.dumps(document, indent=2), encoding="utf-8")
+    (directory / WEIGHTS).write_bytes(save_tensors(state))
+
+
+def load_scorer(folder: str | Path) -> tuple[GeneralScorer, dict[str, Any]]:
+    """A scorer saved by `save_scorer`, with its ``model.json``.
+
+    Raises:
+        ModelError: The folder has no model, another format, or features this version does not compute.
+    """
+    directory = Path(folder)
+    where = directory / MODEL_JSON
+    try:
+        meta = json.loads(where.read_text(encoding="utf-8"))
+        state = load_tensors((directory / WEIGHTS).read_bytes())
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{where}: not a saved general linker model ({error})") from error
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{where}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("features") != list(GENERAL_FEATURES) or meta.get("nil_features") != list(GENERAL_NIL_FEATURES):
+        raise ModelError(f"{where}: the model was trained on other features than this version of elkit computes")
+    scorer = GeneralScorer(int(meta.get("hidden_width", 32)))
+    try:
+        scorer.load_state_dict(state)
+    except RuntimeError as error:
+        raise ModelError(f"{where}: weights do not fit the model: {error}") from error
+    scorer.eval()
+    return scorer, meta
