@@ -227,7 +227,7 @@ def test_a_kb_name_over_several_entities_replaces_them():
     kb.add_alias("Paris, Texas", ["PT"], [1.0])
     component = AliasMentions()
     component.set_kb(kb)
-    doc = Tokenizer()("She drove to Paris, Texas today.")
+    doc = Tokenizer()("She drove to Paris, Texas, today.")
     doc.ents = [Span(doc, 3, 4, "location", score=0.9), Span(doc, 5, 6, "location", score=0.9)]
     doc.spans["zeroshot"] = [Span(doc, 3, 6, "location", score=0.2)]
     component(doc)
@@ -244,8 +244,12 @@ def test_misspell_changes_one_letter_and_keeps_short_words():
     assert misspell("UN", rng) == "UN"
 
 
-def test_kb_labels_read_types_as_words():
+def test_kb_labels_read_types_as_words(tmp_path):
+    from elkit.linking.builder import create_simple
+
     assert kb_labels(small_kb()) == ["animal", "location", "organisation", "person"]
+    with pytest.raises(ConfigError, match="labels is empty"):
+        create_simple(kb=small_kb(), labels=[], cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="no entity types"):
         kb_labels(InMemoryKB())
 

@@ -106,8 +106,13 @@ class AliasMentions(BatchedComponent):
         keys = self.keys
         found = []
         count = len(doc)
+        named = [any(character.isalnum() for character in token.text) for token in doc]
         for start in range(count):
+            if not named[start]:
+                continue  # a match starts and ends on a word, not on punctuation the normaliser drops
             for end in range(start + 1, min(count, start + self.settings.max_words) + 1):
+                if not named[end - 1]:
+                    continue
                 text = doc.text[doc[start].idx: doc[end - 1].end_char]
                 if self.normalizer(text) in keys:
                     found.append((start, end))

@@ -198,6 +198,8 @@ def create_simple(
     from elkit.kb import open_kb
     from elkit.packaging import load
 
+    if labels is not None and not labels:
+        raise ConfigError("create_simple: labels is empty; give label names, or None for the KB's entity types")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     if entities is not None:
