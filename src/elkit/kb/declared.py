@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 from rich.console import Console
 
 from elkit.errors import ConfigError, KBError
+from elkit.kb.base import KnowledgeBase
 from elkit.kb.builder import KBBuilder
 from elkit.kb.disk import DiskKB
 from elkit.kb.enrich import mention_alias_counts
@@ -31,7 +32,7 @@ from elkit.kb.sources import read_alias_table, read_entities_jsonl, read_synonym
 from elkit.progress import track
 from elkit.settings import Settings
 
-__all__ = ["KBSettings", "build_kb", "open_declared_kb"]
+__all__ = ["KBSettings", "as_kb", "build_kb", "kb_from_setting", "open_declared_kb"]
 
 Item = TypeVar("Item")
 
@@ -171,4 +172,22 @@ def open_declared_kb(spec: str | os.PathLike[str] | KBSettings) -> DiskKB:
     if spec.embed is not None and not kb.vector_dim:
         embed_folder(spec.path, spec.embed, spec.embed_model, Console(stderr=True))
         kb = DiskKB.open(spec.path)
+    return kb
+
+
+def kb_from_setting(spec: str | os.PathLike[str] | KBSettings | None) -> KnowledgeBase:
+    """The KB a component's ``kb`` setting declares (opened or built), or an empty in-memory KB for None."""
+    if spec:
+        return open_declared_kb(spec)
+    from elkit.kb.memory import InMemoryKB
+
+    return InMemoryKB()
+
+
+def as_kb(kb: KnowledgeBase | str | os.PathLike[str]) -> KnowledgeBase:
+    """`kb` itself, or the KB folder it names, opened."""
+    if isinstance(kb, str | os.PathLike):
+        from elkit.kb import open_kb
+
+        return open_kb(kb)
     return kb

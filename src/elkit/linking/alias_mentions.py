@@ -22,7 +22,7 @@ from elkit.batching import BatchedComponent
 from elkit.doc import Doc, Span
 from elkit.errors import ConfigError
 from elkit.kb.base import KnowledgeBase
-from elkit.kb.declared import KBSettings
+from elkit.kb.declared import KBSettings, kb_from_setting
 from elkit.kb.normalize import AliasNormalizer
 from elkit.registry import factories
 from elkit.settings import PathText, Settings, validate_settings
@@ -88,9 +88,7 @@ class AliasMentions(BatchedComponent):
         if self._keys is None:
             kb = self._kb
             if kb is None and self.settings.kb:
-                from elkit.kb.declared import open_declared_kb
-
-                kb = self._kb = open_declared_kb(self.settings.kb)
+                kb = self._kb = kb_from_setting(self.settings.kb)
             if kb is None:
                 raise ConfigError(f"{self.name}: no KB; set one in the config (kb) or with set_kb")
             if kb.alias_count > _MAX_ALIASES:

@@ -35,7 +35,7 @@ from elkit.candidates import AppendGenerator, MentionTable, UnionGenerator, buil
 from elkit.doc import Doc
 from elkit.errors import ConfigError, ModelError
 from elkit.kb.base import KnowledgeBase
-from elkit.kb.memory import InMemoryKB
+from elkit.kb.declared import as_kb, kb_from_setting
 from elkit.kb.normalize import AliasNormalizer
 from elkit.linking import learning, storage
 from elkit.linking.coherence import add_coherence, entity_vectors
@@ -148,12 +148,7 @@ class EntityLinker(PredictThenAnnotate):
     def kb(self) -> KnowledgeBase:
         """The knowledge base (opened from the ``kb`` setting on first use; an empty one when there is none)."""
         if self._kb is None:
-            if self.settings.kb:
-                from elkit.kb.declared import open_declared_kb
-
-                self._kb = open_declared_kb(self.settings.kb)
-            else:
-                self._kb = InMemoryKB()
+            self._kb = kb_from_setting(self.settings.kb)
         return self._kb
 
     @property
@@ -163,11 +158,7 @@ class EntityLinker(PredictThenAnnotate):
 
     def set_kb(self, kb: KnowledgeBase | str | Path) -> None:
         """Use this KB (an object or a KB folder) from now on; cached entity data is dropped."""
-        if isinstance(kb, str | Path):
-            from elkit.kb import open_kb
-
-            kb = open_kb(kb)
-        self._kb = kb
+        self._kb = as_kb(kb)
         self._generator = None
         self._infos = None
         self._training_cache = {}

@@ -26,7 +26,7 @@ from elkit.doc import Candidate, Doc
 from elkit.errors import ConfigError
 from elkit.io.pack import pack_files, unpack_files
 from elkit.kb.base import KnowledgeBase
-from elkit.kb.declared import KBSettings
+from elkit.kb.declared import KBSettings, as_kb, kb_from_setting
 from elkit.kb.memory import InMemoryKB
 from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.coreference import CoreferenceEvidence, coreference_evidence
@@ -120,21 +120,12 @@ class GeneralLinker(PredictThenAnnotate):
     def kb(self) -> KnowledgeBase:
         """The knowledge base (opened from the ``kb`` setting on first use; an empty one when there is none)."""
         if self._kb is None:
-            if self.settings.kb:
-                from elkit.kb.declared import open_declared_kb
-
-                self._kb = open_declared_kb(self.settings.kb)
-            else:
-                self._kb = InMemoryKB()
+            self._kb = kb_from_setting(self.settings.kb)
         return self._kb
 
     def set_kb(self, kb: KnowledgeBase | str | Path) -> None:
         """Use this KB (an object or a KB folder) from now on."""
-        if isinstance(kb, str | Path):
-            from elkit.kb import open_kb
-
-            kb = open_kb(kb)
-        self._kb = kb
+        self._kb = as_kb(kb)
         self._generator = None
 
     @property
