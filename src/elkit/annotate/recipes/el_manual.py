@@ -53,7 +53,8 @@ def el_manual(dataset: str, source: str | Path, *, kb: str | Path | None = None,
     """Choose the KB entity (or NIL) of each mention, from scored candidates or by searching the KB.
 
     Mentions come from the source's spans when it has them, else from ``patterns``, else from the model (an NER
-    model, or KB alias patterns when there is none). Candidates and scores come from the entity linker.
+    model, or the zero-shot recognizer with the KB's types as labels when there is none). Candidates and scores come
+    from the entity linker.
     """
     from elkit.linking import is_linker
 
