@@ -20,6 +20,7 @@ from elkit.doc import NIL, Doc
 from elkit.doc.task import doc_to_task
 from elkit.errors import ConfigError
 from elkit.progress import track
+from elkit.threads import set_threads
 
 __all__ = ["link"]
 
@@ -94,11 +95,14 @@ def link(
     top_k: int = typer.Option(5, "--top-k", min=0, help="Candidates kept per mention in the output."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Worker processes."),
+    threads: int | None = typer.Option(None, "--threads", min=1,
+                                       help="CPU threads for torch (default: one per core)."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for KBs and self-trained linkers."),
     table: bool = typer.Option(True, "--table/--no-table", help="Print the linked mentions as a table."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
 ) -> None:
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
+    set_threads(threads)
     if linker not in ("general", "self-trained"):
         raise ConfigError(f"--linker must be 'general' or 'self-trained', got {linker!r}")
     names = [name.strip() for name in labels.split(",") if name.strip()] if labels is not None else None

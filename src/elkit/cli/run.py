@@ -17,6 +17,7 @@ from elkit.corpora.texts import read_texts
 from elkit.doc import Doc
 from elkit.packaging import load
 from elkit.progress import track
+from elkit.threads import set_threads
 
 __all__ = ["apply"]
 
@@ -28,9 +29,12 @@ def apply(
     output_path: Path = typer.Argument(..., metavar="OUTPUT", help="JSONL file to write the documents to."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Documents per batch."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Worker processes."),
+    threads: int | None = typer.Option(None, "--threads", min=1,
+                                       help="CPU threads for torch (default: one per core)."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
+    set_threads(threads)
     nlp = load(model)
     report = ReadReport()
     items = read_texts(input_path, max_length=nlp.max_length, on_error="skip" if lenient else "raise",

@@ -15,6 +15,7 @@ from elkit.errors import DataError
 from elkit.evaluation import evaluate_ner
 from elkit.evaluation.linker import LinkerEvaluation, evaluate_linker
 from elkit.packaging import load
+from elkit.threads import set_threads
 
 __all__ = ["distill", "evaluate", "train_command"]
 
@@ -38,6 +39,8 @@ def train_command(
     eval_split: float = typer.Option(0.2, "--eval-split", min=0.05, max=0.9,
                                      help="With --dataset and no --dev: the share held out for evaluation."),
     db: str | None = typer.Option(None, "--db", help="Annotation database (SQLAlchemy URL or SQLite file)."),
+    threads: int | None = typer.Option(None, "--threads", min=1,
+                                       help="CPU threads for torch (default: one per core)."),
 ) -> None:
     """Train a pipeline on a corpus or annotation datasets, keeping the best model (seeded).
 
@@ -46,6 +49,8 @@ def train_command(
     """
     from elkit.config import load_config
     from elkit.training import train
+
+    set_threads(threads)
 
     settings = load_config(config, parse_overrides(override))
     train_docs, dev_docs = training_material(datasets, train_path, dev_path, binary, eval_split, db,
@@ -79,17 +84,20 @@ def evaluate(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Documents per batch."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
+    threads: int | None = typer.Option(None, "--threads", min=1,
+                                       help="CPU threads for torch (default: one per core)."),
 ) -> None:
     """Score a pipeline against a gold corpus: entities, or linking for a pipeline with an entity linker.
 
     Entities: P / R / F1 per label and words/s. Linking: in-KB accuracy, NIL P / R and candidate recall@k on the
     gold mentions, and end-to-end P / R / F1 of (span, id) when the pipeline also finds the mentions.
     """
+    set_threads(threads)
     nlp = load(model)
     gold = read_docs(data, format, lenient)
-    from elkit.linking import EntityLinker
+    from elkit.linking import is_linker
 
-    linkers = [component for _, component in nlp.components if isinstance(component, EntityLinker)]
+    linkers = [component for _, component in nlp.components if is_linker(component)]
     if linkers:
         _print_linking(evaluate_linker(nlp, linkers[-1], gold, batch_size=batch_size), output)
         return

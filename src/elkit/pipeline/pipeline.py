@@ -15,6 +15,7 @@ from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io import MANIFEST_NAME, read_manifest, write_manifest
 from elkit.pipeline.component import Component
 from elkit.registry import factories, tokenizers
+from elkit.threads import set_threads, worker_threads
 from elkit.tokenize import Tokenizer
 
 __all__ = ["Pipeline"]
@@ -218,9 +219,12 @@ class Pipeline:
         yield from self._pipe_multiprocess(texts, batch_size, n_process)
 
     def _pipe_multiprocess(self, texts: Iterable[str | Doc], batch_size: int, n_process: int) -> Iterator[Doc]:
+        # A forked child inherits torch's thread pool in whatever state the parent left it and can hang on its
+        # first parallel operation; forkserver and spawn start clean. Each worker gets its share of the cores.
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with context.Pool(n_process, initializer=_worker_init, initargs=(pickle.dumps(self),)) as pool:
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        threads = worker_threads(n_process)
+        with context.Pool(n_process, initializer=_worker_init, initargs=(pickle.dumps(self), threads)) as pool:
             for batch in pool.imap(_worker_run, batches(texts, batch_size), chunksize=1):
                 yield from batch
 
@@ -339,8 +343,9 @@ class Pipeline:
 _WORKER_PIPELINE: Pipeline | None = None
 
 
-def _worker_init(pipeline_bytes: bytes) -> None:
+def _worker_init(pipeline_bytes: bytes, threads: int) -> None:
     global _WORKER_PIPELINE
+    set_threads(threads)  # before the pipeline's models are unpickled
     _WORKER_PIPELINE = pickle.loads(pipeline_bytes)
 
 
