@@ -45,3 +45,12 @@ def test_the_default_pipeline_saves_and_loads(suite_pipeline, tmp_path):
     for text, _ in SENTENCES[:6]:
         assert [(span.text, span.label, span.kb_id) for span in loaded(text).ents] == \
             [(span.text, span.label, span.kb_id) for span in suite_pipeline(text).ents]
+
+
+def test_the_default_pipeline_pickles_for_worker_processes(suite_pipeline):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(suite_pipeline))
+    for text, _ in SENTENCES[6:9]:
+        assert [(span.text, span.kb_id) for span in copy(text).ents] == \
+            [(span.text, span.kb_id) for span in suite_pipeline(text).ents]

@@ -147,6 +147,20 @@ class AliasMentions(BatchedComponent):
         return doc
 
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = {**self.__dict__, "_keys": None}
+        source = getattr(self._kb, "path", None)
+        if source is not None:  # a memory-mapped KB travels as its folder and is reopened
+            state["_kb"] = str(source)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if isinstance(self._kb, str):
+            from elkit.kb import open_kb
+
+            self._kb = open_kb(self._kb)
+
     def to_disk(self, path: str | Path) -> None:
         """Write ``kb.json``: the path of the KB folder in use (the KB itself stays where it is)."""
         directory = Path(path)
