@@ -1,4 +1,4 @@
-"""How many CPU threads elkit's work uses: one place that sets torch's and the BLAS libraries' thread pools.
+"""How many CPU threads elkit's work uses: one place that sets torch's thread pool.
 
 Torch starts as many threads as the machine has cores in every process. Two such processes on the same cores (a
 training run beside another job, or the workers of ``pipe(n_process=N)``) spin against each other and run an
@@ -27,9 +27,9 @@ def worker_threads(n_process: int) -> int:
 
 
 def set_threads(threads: int | None) -> int:
-    """Use `threads` threads for torch and the BLAS libraries in this process (None: one per available core).
+    """Use `threads` threads for torch in this process (None: one per available core).
 
-    Sets ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` too, for libraries not loaded yet.
+    Sets ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` too, for libraries loaded later.
 
     Raises:
         ValueError: `threads` is below 1.
@@ -46,10 +46,4 @@ def set_threads(threads: int | None) -> int:
 
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(count)
-    except ImportError:  # threadpoolctl is optional; torch's own pool is the one that matters
-        pass
     return count

@@ -1,7 +1,10 @@
 """The no-training pipeline on ambiguous, misspelt and missing names (tests/linking/ambiguity_suite.py)."""
 
+import json
+
 import pytest
 
+from elkit.cli.main import main
 from elkit.linking.builder import create_simple
 
 from .ambiguity_suite import SENTENCES, score_suite, write_entities
@@ -36,7 +39,7 @@ def test_renaming_types_keeps_the_answers(tmp_path):
         [[span.kb_id for span in second(text).ents] for text in texts] == [["jaguar_cars"], ["jaguar_animal"]]
 
 
-def test_the_default_pipeline_saves_and_loads(suite_pipeline, tmp_path):
+def test_the_default_pipeline_saves_loads_and_evaluates(suite_pipeline, tmp_path, capsys):
     from elkit.packaging import load
 
     suite_pipeline.to_disk(tmp_path / "pipeline")
@@ -45,6 +48,12 @@ def test_the_default_pipeline_saves_and_loads(suite_pipeline, tmp_path):
     for text, _ in SENTENCES[:6]:
         assert [(span.text, span.label, span.kb_id) for span in loaded(text).ents] == \
             [(span.text, span.label, span.kb_id) for span in suite_pipeline(text).ents]
+    text = "Angela Merkel spoke in Berlin on Monday."
+    gold = {"text": text, "spans": [{"start": 0, "end": 13, "label": "person", "kb_id": "angela_merkel"},
+                                    {"start": 23, "end": 29, "label": "location", "kb_id": "berlin"}]}
+    (tmp_path / "gold.jsonl").write_text(json.dumps(gold) + "\n", encoding="utf-8")
+    assert main(["evaluate", str(tmp_path / "pipeline"), str(tmp_path / "gold.jsonl")]) == 0
+    assert "in_kb_accuracy: 1.0000" in capsys.readouterr().out
 
 
 def test_the_default_pipeline_pickles_for_worker_processes(suite_pipeline):

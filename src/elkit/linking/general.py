@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
 import pydantic
 
 from elkit.batching import PredictThenAnnotate
@@ -32,7 +33,14 @@ from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.coreference import CoreferenceEvidence, coreference_evidence
 from elkit.linking.decision import LinkPrediction, write_links
 from elkit.linking.general_features import EmbeddingCache, GeneralInput, general_inputs
-from elkit.linking.general_model import SHIPPED_GENERAL, GeneralScorer, load_scorer, save_scorer
+from elkit.linking.general_model import (
+    SHIPPED_GENERAL,
+    GeneralScorer,
+    load_scorer,
+    save_scorer,
+    scorer_files,
+    scorer_from_files,
+)
 from elkit.linking.generation import generate_candidates
 from elkit.linking.mentions import Mention, find_mentions, linkable_spans
 from elkit.registry import factories
@@ -159,10 +167,14 @@ class GeneralLinker(PredictThenAnnotate):
     def mentions_and_candidates(self, docs: Sequence[Doc], training: bool = False
                                 ) -> tuple[list[Mention], list[tuple[Candidate, ...]]]:
         """The mentions of `docs` (while training: the gold spans) and their KB candidates."""
-        settings = self.settings
-        mentions = find_mentions(docs, labels_discard=settings.labels_discard, overwrite=settings.overwrite,
-                                 abbreviations=False, block_key=(lambda doc: "") if training else None)
+        mentions = self.mentions(docs, training)
         return mentions, self.candidates(mentions)
+
+    def mentions(self, docs: Sequence[Doc], training: bool = False) -> list[Mention]:
+        """The spans of `docs` to link (while training: the gold spans, those with a ``kb_id``)."""
+        settings = self.settings
+        return find_mentions(docs, labels_discard=settings.labels_discard, overwrite=settings.overwrite,
+                             abbreviations=False, block_key=(lambda doc: "") if training else None)
 
     def candidates(self, mentions: Sequence[Mention]) -> list[tuple[Candidate, ...]]:
         """Each mention's KB candidates (looked up by ``mention.text``)."""
@@ -197,7 +209,7 @@ class GeneralLinker(PredictThenAnnotate):
             probabilities = next(found) if item.candidates else None
             output[item.mention.doc].append(LinkPrediction(
                 item.mention.position, item.candidates,
-                probabilities if probabilities is not None else _only_nil()))
+                probabilities if probabilities is not None else np.ones(1, dtype=np.float32)))
         return output
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]]) -> None:
@@ -232,20 +244,12 @@ class GeneralLinker(PredictThenAnnotate):
 
     def to_bytes(self) -> bytes:
         """The scorer's files as bytes (the KB is not included: set it with ``set_kb`` after ``from_bytes``)."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            save_scorer(self.scorer, folder, self._own_meta())
-            return pack_files({path.name: path.read_bytes() for path in Path(folder).iterdir()})
+        return pack_files(scorer_files(self.scorer, self._own_meta()))
 
     def from_bytes(self, data: bytes) -> Self:
         """Load a scorer from `to_bytes` output."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            for name, content in unpack_files(data, f"{self.name} (GeneralLinker bytes)").items():
-                (Path(folder) / Path(name).name).write_bytes(content)
-            self._scorer, self.meta = load_scorer(folder)
+        where = f"{self.name} (GeneralLinker bytes)"
+        self._scorer, self.meta = scorer_from_files(unpack_files(data, where), where)
         return self
 
     def _own_meta(self) -> dict[str, Any]:
@@ -266,12 +270,6 @@ class GeneralLinker(PredictThenAnnotate):
 
     def __repr__(self) -> str:
         return f"GeneralLinker(name={self.name!r}, kb={self.settings.kb!r}, model={self.settings.model!r})"
-
-
-def _only_nil() -> Any:
-    import numpy as np
-
-    return np.ones(1, dtype=np.float32)
 
 
 @factories.register("elkit.GeneralLinker.v1", settings=GeneralLinkerSettings)

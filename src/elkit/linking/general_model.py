@@ -22,7 +22,8 @@ from torch import nn
 from elkit.errors import ModelError
 from elkit.linking.general_features import GENERAL_FEATURES, GENERAL_NIL_FEATURES, GeneralInput
 
-__all__ = ["FORMAT", "SHIPPED_GENERAL", "GeneralScorer", "load_scorer", "pad_inputs", "save_scorer"]
+__all__ = ["FORMAT", "SHIPPED_GENERAL", "GeneralScorer", "load_scorer", "pad_inputs", "save_scorer", "scorer_files",
+           "scorer_from_files"]
 
 FORMAT = "elkit.GeneralLinker/1"
 MODEL_JSON = "model.json"
@@ -84,29 +85,24 @@ def pad_inputs(inputs: Sequence[GeneralInput]) -> tuple[torch.Tensor, torch.Tens
     return torch.from_numpy(features), torch.from_numpy(mask), torch.from_numpy(nil)
 
 
-def save_scorer(scorer: GeneralScorer, folder: str | Path, meta: dict[str, Any] | None = None) -> None:
-    """Write ``model.json`` and ``weights.safetensors`` into `folder`."""
-    directory = Path(folder)
-    directory.mkdir(parents=True, exist_ok=True)
+def scorer_files(scorer: GeneralScorer, meta: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """The saved form: ``model.json`` and ``weights.safetensors``, by file name."""
     state = {name: tensor.detach().contiguous() for name, tensor in scorer.state_dict().items()}
     document = {"format": FORMAT, "features": list(GENERAL_FEATURES), "nil_features": list(GENERAL_NIL_FEATURES),
                 "hidden_width": scorer.hidden_width, "temperature": float(scorer.temperature), **(meta or {})}
-    (directory / MODEL_JSON).write_text(json.dumps(document, indent=2), encoding="utf-8")
-    (directory / WEIGHTS).write_bytes(save_tensors(state))
+    return {MODEL_JSON: json.dumps(document, indent=2).encode("utf-8"), WEIGHTS: save_tensors(state)}
 
 
-def load_scorer(folder: str | Path) -> tuple[GeneralScorer, dict[str, Any]]:
-    """A scorer saved by `save_scorer`, with its ``model.json``.
+def scorer_from_files(files: dict[str, bytes], where: str) -> tuple[GeneralScorer, dict[str, Any]]:
+    """A scorer from `scorer_files` output, with its ``model.json``.
 
     Raises:
-        ModelError: The folder has no model, another format, or features this version does not compute.
+        ModelError: A missing or unreadable file, another format, or features this version does not compute.
     """
-    directory = Path(folder)
-    where = directory / MODEL_JSON
     try:
-        meta = json.loads(where.read_text(encoding="utf-8"))
-        state = load_tensors((directory / WEIGHTS).read_bytes())
-    except (OSError, ValueError) as error:
+        meta = json.loads(files[MODEL_JSON].decode("utf-8"))
+        state = load_tensors(files[WEIGHTS])
+    except (KeyError, ValueError) as error:
         raise ModelError(f"{where}: not a saved general linker model ({error})") from error
     if meta.get("format") != FORMAT:
         raise ModelError(f"{where}: format {meta.get('format')!r}, expected {FORMAT!r}")
@@ -119,3 +115,22 @@ def load_scorer(folder: str | Path) -> tuple[GeneralScorer, dict[str, Any]]:
         raise ModelError(f"{where}: weights do not fit the model: {error}") from error
     scorer.eval()
     return scorer, meta
+
+
+def save_scorer(scorer: GeneralScorer, folder: str | Path, meta: dict[str, Any] | None = None) -> None:
+    """Write ``model.json`` and ``weights.safetensors`` into `folder`."""
+    directory = Path(folder)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in scorer_files(scorer, meta).items():
+        (directory / name).write_bytes(data)
+
+
+def load_scorer(folder: str | Path) -> tuple[GeneralScorer, dict[str, Any]]:
+    """A scorer saved by `save_scorer`, with its ``model.json``.
+
+    Raises:
+        ModelError: The folder has no model, another format, or features this version does not compute.
+    """
+    directory = Path(folder)
+    files = {name: (directory / name).read_bytes() for name in (MODEL_JSON, WEIGHTS) if (directory / name).is_file()}
+    return scorer_from_files(files, str(directory / MODEL_JSON))

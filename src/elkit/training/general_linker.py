@@ -161,8 +161,7 @@ def corpus_examples(linker: GeneralLinker, corpus: LinkingCorpus, *, nil_rate: f
     examples: list[GeneralExample] = []
     for start in range(0, len(corpus.docs), batch_docs):
         batch = corpus.docs[start: start + batch_docs]
-        mentions, _ = linker.mentions_and_candidates(batch, training=True)
-        mentions = _noisy(mentions, rng, misspell_rate, label_noise, NOISE_LABELS)
+        mentions = _noisy(linker.mentions(batch, training=True), rng, misspell_rate, label_noise, NOISE_LABELS)
         candidates = linker.candidates(mentions)
         golds = [gold_ids(mention.span.kb_id, corpus.kb) for mention in mentions]
         shown = []
