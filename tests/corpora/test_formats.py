@@ -55,6 +55,10 @@ def test_convert_between_formats_keeps_entities(tmp_path, target):
     if target == "aida":  # AIDA has no entity types
         expected = [(text, "ENTITY") for text, _ in expected]
     assert [(span.text, span.label) for doc in docs for span in doc.ents] == expected
+    if target != "pubtator":  # PubTator has a title and an abstract, no sentences
+        sentences = [[sentence.text for sentence in doc.sents] for doc in read_corpus(source)]
+        assert [[sentence.text for sentence in doc.sents] for doc in docs] == sentences
+        assert corpus_stats(docs).sentences == corpus_stats(read_corpus(source)).sentences > len(docs)
 
 
 def test_unknown_format():

@@ -46,6 +46,44 @@ def test_round_trip_is_lossless(tmp_path):
                       "spans": [{"start": 0, "end": 5, "token_start": 0, "token_end": 0, "label": "LOC"}]}
 
 
+def test_sentences_round_trip(tmp_path):
+    task = {"text": "Ada met Babbage. He smiled.", "spans": [{"start": 0, "end": 3, "label": "PER"}],
+            "sentences": [{"start": 0, "end": 16}, {"start": 17, "end": 27}]}
+    (doc,) = read_jsonl(write(tmp_path, [json.dumps(task)]))
+    assert [sentence.text for sentence in doc.sents] == ["Ada met Babbage.", "He smiled."]
+    output = io.StringIO()
+    write_jsonl([doc], output)
+    written = json.loads(output.getvalue())
+    assert written["sentences"] == [{"start": 0, "end": 16, "token_start": 0, "token_end": 3},
+                                    {"start": 17, "end": 27, "token_start": 4, "token_end": 6}]
+    (again,) = read_jsonl(write(tmp_path, [json.dumps(written)]))
+    assert again.sentence_starts == doc.sentence_starts == [0, 4]
+    (plain,) = read_jsonl(write(tmp_path, [json.dumps(TASK_WITHOUT_TOKENS)]))
+    assert not plain.has_sentences  # nothing invented when the task has no sentences
+
+
+@pytest.mark.parametrize(
+    ("sentences", "field", "message"),
+    [
+        ([{"start": 0, "end": 6}], "sentences", "not at the last token"),
+        ([{"start": 0, "end": 4}, {"start": 7, "end": 13}], "sentences[0]", "not the end of a token"),
+        ([{"start": 0, "end": 5}, {"start": 10, "end": 13}], "sentences[1]", "should start at token 2"),
+        ([{"start": 0, "end": 13, "token_end": 1}], "sentences[0]", "token_end"),
+        ([{"start": 0, "end": 13, "label": "S"}], "sentences[0]", "unknown key"),
+        ({"start": 0}, "sentences", "must be a list"),
+        ([], "sentences", "empty"),
+    ],
+)
+def test_bad_sentences_name_the_field(tmp_path, sentences, field, message):
+    task = {"text": "ab cd. ef gh.", "tokens": [{"start": 0, "end": 2}, {"start": 3, "end": 5},
+                                               {"start": 5, "end": 6}, {"start": 7, "end": 9},
+                                               {"start": 10, "end": 12}, {"start": 12, "end": 13}],
+            "sentences": sentences}
+    with pytest.raises(FormatError, match=message) as error:
+        list(read_jsonl(write(tmp_path, [json.dumps(task)])))
+    assert error.value.field == field
+
+
 def test_span_offsets_force_token_boundaries(tmp_path):
     task = {"text": "tumours and colitis", "spans": [{"start": 0, "end": 6, "label": "DISEASE"}]}
     (doc,) = read_jsonl(write(tmp_path, [json.dumps(task)]))

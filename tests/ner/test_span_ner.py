@@ -229,6 +229,24 @@ def test_long_document_is_split_into_segments(fitted):
     assert len(annotated.ents) >= 100
 
 
+def test_entity_across_a_window_edge_is_found_whole(fitted):
+    nlp, ner, _ = fitted
+    filler = "nothing to see here .".split()
+    words = filler * 51 + "Angela Merkel met Emmanuel Macron in Berlin .".split() + filler * 60
+    assert words[255:257] == ["Angela", "Merkel"]  # the first window ends between the two words
+    assert ner.settings.window == 256
+    annotated = nlp(Doc.from_words(words))
+    assert (255, 257, "PER") in entities(annotated)
+    assert not any(start < 257 and end > 255 and (start, end) != (255, 257) for start, end, _ in entities(annotated))
+
+
+def test_window_settings_are_checked():
+    with pytest.raises(ConfigError, match="window_overlap"):
+        SpanNER("ner", max_width=10, window=64, window_overlap=4)
+    with pytest.raises(ConfigError, match="below window"):
+        SpanNER("ner", max_width=4, window=16, window_overlap=16)
+
+
 @pytest.fixture(scope="module")
 def transformer_folder(tmp_path_factory):
     return tiny_transformer(tmp_path_factory.mktemp("tiny-bert"))

@@ -1,8 +1,10 @@
 """The Prodigy task format: one JSON object per document.
 
 ``{"text": ..., "tokens": [{"text", "start", "end", "id", "ws"}], "spans": [{"start", "end", "token_start",
-"token_end", "label", "kb_id"?}], "meta": {...}, "answer": ...}``. ``token_end`` is inclusive, as in Prodigy.
-Keys elkit does not use are kept and written back, so a task survives a round trip through ``Doc``.
+"token_end", "label", "kb_id"?}], "sentences": [{"start", "end", "token_start", "token_end"}]?, "meta": {...},
+"answer": ...}``. ``token_end`` is inclusive, as in Prodigy. ``sentences`` is elkit's addition: it is written when
+the document has sentence boundaries, so that they survive the round trip. Keys elkit does not use are kept and
+written back, so a task survives a round trip through ``Doc``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ MakeDoc = Callable[[str, Collection[int]], Doc]
 _SPAN_FIELDS = frozenset({"start", "end", "token_start", "token_end", "label", "kb_id", "score", "link_score",
                           "candidates"})
 _TOKEN_FIELDS = frozenset({"text", "start", "end", "id", "ws"})
+_SENTENCE_FIELDS = frozenset({"start", "end", "token_start", "token_end"})
+_OWN_KEYS = ("text", "tokens", "spans", "sentences", "meta")
 _EXTRA_KEY = "task_extra"
 _TOKEN_EXTRA_KEY = "task_token_extra"
 
@@ -110,6 +114,42 @@ def _span_from_dict(doc: Doc, data: Any, field: str, labels: Collection[str] | N
     return span
 
 
+def _sentence_list(task: Mapping[str, Any]) -> list[Any]:
+    sentences = task.get("sentences", [])
+    _require(isinstance(sentences, list), "must be a list of sentence objects", "sentences")
+    return sentences
+
+
+def _sentence_starts(doc: Doc, sentences: list[Any]) -> list[int]:
+    """The token starts of ``sentences``, checked: in order, on token boundaries, covering every token."""
+    _require(bool(sentences) or not len(doc), "is empty but the text has tokens", "sentences")
+    starts: list[int] = []
+    expected = 0  # the token the next sentence must start at
+    for index, sentence in enumerate(sentences):
+        field = f"sentences[{index}]"
+        _require(isinstance(sentence, dict), "must be an object", field)
+        unknown = sorted(set(sentence) - _SENTENCE_FIELDS)
+        _require(not unknown, f"unknown key(s) {', '.join(map(repr, unknown))}", field)
+        start, end = sentence.get("start"), sentence.get("end")
+        _require(_is_int(start) and _is_int(end) and start < end, "needs integer start and end, start < end", field)
+        first, last = doc.token_index_at(start), doc.token_index_at(end - 1)
+        _require(first is not None and doc.token_starts[first] == start,
+                 f"start {start} is not the start of a token", field)
+        _require(last is not None and doc.token_ends[last] == end, f"end {end} is not the end of a token", field)
+        assert first is not None and last is not None
+        _require(first == expected, f"starts at token {first}; it should start at token {expected}, where the "
+                                    "previous sentence (or the text) ends", field)
+        for name, value in (("token_start", first), ("token_end", last)):
+            if name in sentence:
+                _require(sentence[name] == value,
+                         f"{name} {sentence[name]!r} does not match offsets (expected {value})", field)
+        starts.append(first)
+        expected = last + 1
+    _require(expected == len(doc), f"the sentences end at token {expected - 1}, not at the last token "
+                                   f"{len(doc) - 1}", "sentences")
+    return starts
+
+
 def doc_from_task(
     task: Mapping[str, Any],
     make_doc: MakeDoc,
@@ -141,7 +181,7 @@ def doc_from_task(
         doc = _doc_from_tokens(text, task["tokens"])
     else:
         boundaries: set[int] = set()
-        for raw in raw_spans:
+        for raw in [*raw_spans, *_sentence_list(task)]:
             if isinstance(raw, dict) and _is_int(raw.get("start")) and _is_int(raw.get("end")):
                 boundaries.update(offset for offset in (raw["start"], raw["end"]) if 0 <= offset <= len(text))
         doc = make_doc(text, boundaries)
@@ -154,10 +194,12 @@ def doc_from_task(
             doc.ents = spans
         except DataError as error:
             raise FormatError(f"{error} (read with a spans key to keep overlapping spans)", field="spans") from error
+    if "sentences" in task:
+        doc.set_sentence_starts(_sentence_starts(doc, _sentence_list(task)))
     meta = task.get("meta", {})
     _require(isinstance(meta, dict), "must be an object", "meta")
     doc.meta = dict(meta)
-    extra = {key: value for key, value in task.items() if key not in ("text", "tokens", "spans", "meta")}
+    extra = {key: value for key, value in task.items() if key not in _OWN_KEYS}
     if extra:
         doc.user_data[_EXTRA_KEY] = extra
     return doc
@@ -189,6 +231,9 @@ def doc_to_task(doc: Doc, *, include_tokens: bool | None = None, spans_key: str 
         task["tokens"] = tokens
     spans = doc.ents if spans_key is None else doc.spans.get(spans_key, [])
     task["spans"] = [span.to_dict() for span in spans]
+    if doc.has_sentences and len(doc):
+        task["sentences"] = [{"start": sentence.start_char, "end": sentence.end_char, "token_start": sentence.start,
+                              "token_end": sentence.end - 1} for sentence in doc.sents]
     if doc.meta:
         task["meta"] = dict(doc.meta)
     task.update(doc.user_data.get(_EXTRA_KEY, {}))

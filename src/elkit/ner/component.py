@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
@@ -37,8 +36,8 @@ from elkit.ner.settings import (
     TransformerEncoderSettings,
     validate_encoder_settings,
 )
-from elkit.ner.spans import SpanScores, as_example, decode_flat, segment_ranges, span_targets
-from elkit.ner.windows import batches_by_words
+from elkit.ner.spans import SpanScores, as_example, decode_flat, span_targets
+from elkit.ner.windows import WindowPlan, batches_by_words
 from elkit.registry import factories
 from elkit.settings import validate_settings
 
@@ -161,29 +160,28 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
     def predict(self, docs: Sequence[Doc]) -> list[SpanScores]:
         """Probabilities for every (span, label) of each document; the documents are not changed."""
         model = self._require_model()
-        segments = [(index, start, end) for index, doc in enumerate(docs) for start, end in
-                    segment_ranges(doc, self.settings.context)]
-        results: list[list[tuple[int, np.ndarray]]] = [[] for _ in docs]
-        if not segments:
+        plan = self._plan(docs)
+        if not plan.windows:
             return [SpanScores((), tuple(self.labels)) for _ in docs]
-        max_width = self.settings.max_width
         was_training = model.training
         model.eval()
         try:
             with torch.inference_mode():
-                sizes = [end - start for _, start, end in segments]
+                sizes = [end - start for _, start, end in plan.windows]
                 for batch in batches_by_words(sizes, 4096):  # words per forward pass
-                    words = [docs[segments[item][0]].words[segments[item][1]: segments[item][2]] for item in batch]
+                    words = [docs[plan.windows[item][0]].words[plan.windows[item][1]: plan.windows[item][2]]
+                             for item in batch]
                     logits, span_mask = model(words)
                     probabilities = torch.sigmoid(logits).masked_fill(~span_mask.unsqueeze(-1), 0.0).numpy()
                     for row, item in enumerate(batch):
-                        index, start, end = segments[item]
-                        length = end - start
-                        widths = min(max_width, length)
-                        results[index].append((start, probabilities[row, :length, :widths]))
+                        plan.add(item, probabilities[row])
         finally:
             model.train(was_training)
-        return [SpanScores(tuple(sorted(found, key=lambda pair: pair[0])), tuple(self.labels)) for found in results]
+        return [SpanScores(tuple(found), tuple(self.labels)) for found in plan.segments()]
+
+    def _plan(self, docs: Sequence[Doc]) -> WindowPlan:
+        settings = self.settings
+        return WindowPlan(docs, settings.context, settings.window, settings.window_overlap, settings.max_width)
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[SpanScores]) -> None:
         """Write the decoded entities (and, with ``spans_key``, every span above the threshold)."""
@@ -239,8 +237,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         batch = [as_example(item) for item in examples]
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
-        segments = [(index, start, end) for index, example in enumerate(batch)
-                    for start, end in segment_ranges(example.reference, self.settings.context)]
+        segments = self._plan([example.reference for example in batch]).windows
         if not segments:
             return losses
         model.train()
@@ -296,8 +293,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         losses = {} if losses is None else losses
         losses.setdefault(key, 0.0)
         docs = [as_example(item).reference for item in examples]
-        segments = [(index, start, end) for index, doc in enumerate(docs) for start, end in
-                    segment_ranges(doc, self.settings.context)]
+        segments = self._plan(docs).windows
         if not segments:
             return losses
         words = [docs[index].words[start:end] for index, start, end in segments]

@@ -138,6 +138,14 @@ def validate_encoder_settings(values: Any, where: str) -> HashCNNSettings | Tran
         raise settings_error(where, error) from None
 
 
+def check_windows(window: int, overlap: int, max_width: int) -> None:
+    """Raises ValueError unless every span of up to ``max_width`` words fits whole in some window."""
+    if overlap < max_width:
+        raise ValueError(f"window_overlap ({overlap}) must be at least max_width ({max_width})")
+    if overlap >= window:
+        raise ValueError(f"window_overlap ({overlap}) must be below window ({window})")
+
+
 class SpanNERSettings(Settings):
     """The span-scoring entity recognizer (:class:`elkit.ner.SpanNER`).
 
@@ -151,6 +159,10 @@ class SpanNERSettings(Settings):
         threshold: Smallest probability that makes a span an entity.
         context: "sentence" scores each sentence on its own (the fast encoder's default); "document" gives the
             encoder the whole document (transformers profit from it).
+        window: Longest run of words scored at once; longer sentences or documents are scored in overlapping
+            windows and each span is read from the window where it sits furthest from an edge.
+        window_overlap: Words shared by consecutive windows (at least ``max_width``, so that every span lies whole
+            in some window).
         spans_key: When set, every (span, label) at or above the threshold, overlapping or nested, is also
             written to ``doc.spans[spans_key]``.
         overwrite_ents: Replace entities already on the document (from patterns, say) where they overlap a
@@ -167,11 +179,18 @@ class SpanNERSettings(Settings):
     dropout: float = 0.1
     threshold: float = pydantic.Field(0.5, ge=0.0, le=1.0)
     context: Literal["sentence", "document"] = "sentence"
+    window: int = pydantic.Field(256, ge=2)
+    window_overlap: int = pydantic.Field(32, ge=1)
     spans_key: str | None = None
     overwrite_ents: bool = False
     learning_rate: float = 0.001
     encoder_learning_rate: float | None = None
     seed: int = 0
+
+    @pydantic.model_validator(mode="after")
+    def _check_windows(self) -> SpanNERSettings:
+        check_windows(self.window, self.window_overlap, self.max_width)
+        return self
 
 
 LabelTexts = list[str] | dict[str, str]
@@ -246,10 +265,7 @@ class ZeroShotNERSettings(Settings):
 
     @pydantic.model_validator(mode="after")
     def _check_windows(self) -> ZeroShotNERSettings:
-        if self.window_overlap < self.max_width:
-            raise ValueError(f"window_overlap ({self.window_overlap}) must be at least max_width ({self.max_width})")
-        if self.window_overlap >= self.window:
-            raise ValueError(f"window_overlap ({self.window_overlap}) must be below window ({self.window})")
+        check_windows(self.window, self.window_overlap, self.max_width)
         if not self.flat and self.spans_key is None:
             raise ValueError("flat = false writes nothing to doc.ents: set spans_key for the nested spans")
         return self

@@ -1,7 +1,5 @@
 """Span bookkeeping of the span-scoring recognizer: what is scored, what comes back, what is learned, what is kept.
 
-* :func:`segment_ranges`: the word ranges scored together (sentences or the whole document, cut at
-  :data:`MAX_SEGMENT` words);
 * :class:`SpanScores`: the probability of every (span, label) of a document;
 * :func:`span_targets`: the gold target and loss weight of every (span, label) cell, from complete annotation,
   partial annotation or binary answers;
@@ -19,11 +17,7 @@ import torch
 from elkit.doc import Doc, Example, Span
 from elkit.errors import DataError
 
-__all__ = ["MAX_SEGMENT", "SpanScores", "as_example", "decode_flat", "segment_ranges", "span_targets"]
-
-MAX_SEGMENT = 256
-"""Longest word range scored at once; longer sentences or documents are cut into pieces of this length."""
-
+__all__ = ["SpanScores", "as_example", "decode_flat", "span_targets"]
 
 @dataclass(frozen=True, slots=True)
 class SpanScores:
@@ -47,18 +41,6 @@ class SpanScores:
                               float(probabilities[start, width, column])))
         found.sort(key=lambda item: (-item[3], item[0], item[1]))
         return found
-
-
-def segment_ranges(doc: Doc, context: str) -> list[tuple[int, int]]:
-    """Word ranges scored together: sentences (or the document), split when longer than the segment cap."""
-    if not len(doc):
-        return []
-    ranges = [(span.start, span.end) for span in doc.sents] if context == "sentence" else [(0, len(doc))]
-    result = []
-    for start, end in ranges:
-        for piece in range(start, end, MAX_SEGMENT):
-            result.append((piece, min(end, piece + MAX_SEGMENT)))
-    return result
 
 
 def as_example(item: Example | Doc) -> Example:

@@ -12,7 +12,59 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["batches_by_words", "merge_windows", "window_ranges"]
+from elkit.doc import Doc
+
+__all__ = ["WindowPlan", "batches_by_words", "merge_windows", "scored_ranges", "window_ranges"]
+
+
+def scored_ranges(docs: Sequence[Doc], context: str) -> list[tuple[int, int, int]]:
+    """``(doc index, start, end)`` of every range scored as a whole: each sentence, or each whole document."""
+    ranges = []
+    for index, doc in enumerate(docs):
+        if not len(doc):
+            continue
+        spans = doc.sents if context == "sentence" else [doc[0: len(doc)]]
+        ranges.extend((index, span.start, span.end) for span in spans if span.end > span.start)
+    return ranges
+
+
+class WindowPlan:
+    """The windows of a batch of documents, and how their probabilities become one array per scored range.
+
+    Args:
+        docs: The documents.
+        context: "sentence" or "document" (see :func:`scored_ranges`).
+        size: Words per window.
+        overlap: Words shared by consecutive windows.
+        max_width: Longest span in words.
+    """
+
+    def __init__(self, docs: Sequence[Doc], context: str, size: int, overlap: int, max_width: int) -> None:
+        self.documents = len(docs)
+        self.max_width = max_width
+        self.ranges = scored_ranges(docs, context)
+        self.windows: list[tuple[int, int, int]] = []  # (doc index, window start, window end)
+        self._owner: list[tuple[int, int]] = []  # the (doc index, range start) of each window
+        for index, start, end in self.ranges:
+            for first, last in window_ranges(start, end, size, overlap):
+                self.windows.append((index, first, last))
+                self._owner.append((index, start))
+        self._pieces: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+
+    def add(self, window: int, probabilities: np.ndarray) -> None:
+        """Record window number ``window``'s probabilities ``[words, widths, labels]`` (padding included)."""
+        _, first, last = self.windows[window]
+        length = last - first
+        widths = min(self.max_width, length)
+        self._pieces.setdefault(self._owner[window], []).append((first, probabilities[:length, :widths]))
+
+    def segments(self) -> list[list[tuple[int, np.ndarray]]]:
+        """Per document, ``(range start, probabilities)`` for each scored range, windows merged."""
+        found: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(self.documents)]
+        for index, start, end in self.ranges:
+            parts = sorted(self._pieces[(index, start)], key=lambda piece: piece[0])
+            found[index].append((start, merge_windows(start, end, parts, self.max_width)))
+        return found
 
 
 def window_ranges(start: int, end: int, size: int, overlap: int) -> list[tuple[int, int]]:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +34,7 @@ from elkit.ner.model import dropout_rate
 from elkit.ner.persist import SavedAsFiles
 from elkit.ner.settings import ZeroShotNERSettings
 from elkit.ner.spans import SpanScores, as_example, decode_flat, span_targets
-from elkit.ner.windows import batches_by_words, merge_windows, window_ranges
+from elkit.ner.windows import WindowPlan, batches_by_words
 from elkit.ner.zeroshot_files import MODEL_JSON, fingerprint, read_files, shipped_files, write_files
 from elkit.ner.zeroshot_model import ZeroShotModel
 from elkit.registry import factories
@@ -175,16 +174,6 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
 
     # --- prediction --------------------------------------------------------------------------------------------
 
-    def _segments(self, docs: Sequence[Doc]) -> list[tuple[int, int, int]]:
-        """``(doc index, start, end)`` of every range scored as a whole (sentences or documents)."""
-        ranges = []
-        for index, doc in enumerate(docs):
-            if not len(doc):
-                continue
-            spans = doc.sents if self.settings.context == "sentence" else [doc[0: len(doc)]]
-            ranges.extend((index, span.start, span.end) for span in spans if span.end > span.start)
-        return ranges
-
     def _logits(self, model: ZeroShotModel, windows: Sequence[tuple[int, int, int]], docs: Sequence[Doc],
                 embeddings: torch.Tensor) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
         """Logits of windows batched by word budget, shortest first: ``(window positions, logits, mask)``."""
@@ -203,31 +192,19 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
         model = self._require_model()
         label_set = self.encode_labels(labels)
         settings = self.settings
-        ranges = self._segments(docs)
-        windows, owner = [], []  # each window, and the (document, range start) it belongs to
-        for index, start, end in ranges:
-            for first, last in window_ranges(start, end, settings.window, settings.window_overlap):
-                windows.append((index, first, last))
-                owner.append((index, start))
-        pieces: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+        plan = WindowPlan(docs, settings.context, settings.window, settings.window_overlap, settings.max_width)
         was_training = model.training
         model.eval()
         try:
             with torch.inference_mode():
-                for batch, logits, mask in self._logits(model, windows, docs, label_set.embeddings):
+                for batch, logits, mask in self._logits(model, plan.windows, docs, label_set.embeddings):
                     probabilities = torch.sigmoid(logits / self.temperature)
                     probabilities = probabilities.masked_fill(~mask.unsqueeze(-1), 0.0).numpy()
                     for row, item in enumerate(batch):
-                        index, first, last = windows[item]
-                        length = last - first
-                        widths = min(settings.max_width, length)
-                        pieces.setdefault(owner[item], []).append((first, probabilities[row, :length, :widths]))
+                        plan.add(item, probabilities[row])
         finally:
             model.train(was_training)
-        found: list[list[tuple[int, np.ndarray]]] = [[] for _ in docs]
-        for index, start, end in ranges:
-            parts = sorted(pieces[(index, start)], key=lambda piece: piece[0])
-            found[index].append((start, merge_windows(start, end, parts, settings.max_width)))
+        found = plan.segments()
         return [SpanScores(tuple(segments), label_set.names) for segments in found]
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[SpanScores]) -> None:
@@ -274,8 +251,7 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
 
     def _rows(self, docs: Sequence[Doc]) -> list[tuple[int, int, int]]:
         settings = self.settings
-        return [(index, first, last) for index, start, end in self._segments(docs)
-                for first, last in window_ranges(start, end, settings.window, settings.window_overlap)]
+        return WindowPlan(docs, settings.context, settings.window, settings.window_overlap, settings.max_width).windows
 
     def update(
         self,
