@@ -156,3 +156,23 @@ def test_slicing_and_index_errors():
         doc[10]
     with pytest.raises(DataError, match="contiguous"):
         doc[0:4:2]
+
+
+def test_from_docs_keeps_tokens_entities_sentences_and_groups():
+    first = Doc.from_words(["Ada", "met", "Babbage", ".", "They", "talked", "."])
+    first.set_sentence_starts([0, 4])
+    first.ents = [first.span(0, 1, "PER", "Q7259"), first.span(2, 3, "PER")]
+    first.spans["sc"] = [first.span(0, 1, "PER"), first.span(0, 3, "EVENT")]
+    second = Doc.from_words(["Paris", "is", "big"])
+    second.ents = [second.span(0, 1, "LOC")]
+    joined = Doc.from_docs([first, second])
+    assert joined.text == "Ada met Babbage . They talked .\n\nParis is big"
+    assert joined.words == first.words + second.words
+    assert [(span.text, span.label, span.kb_id) for span in joined.ents] == [
+        ("Ada", "PER", "Q7259"), ("Babbage", "PER", ""), ("Paris", "LOC", "")]
+    assert [span.text for span in joined.spans["sc"]] == ["Ada", "Ada met Babbage"]
+    assert [sentence.text for sentence in joined.sents] == ["Ada met Babbage .", "They talked .", "Paris is big"]
+    assert not Doc.from_docs([second, second]).has_sentences
+    assert Doc.from_docs([]).text == ""
+    with pytest.raises(DataError, match="whitespace"):
+        Doc.from_docs([first, second], separator=" | ")

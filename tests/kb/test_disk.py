@@ -293,3 +293,30 @@ def test_building_into_an_existing_folder_needs_overwrite(tmp_path, kb_folder):
     with pytest.raises(KBError, match="is not an elkit KB; refusing"):
         builder.build(tmp_path / "precious", overwrite=True)
     assert (tmp_path / "precious" / "thesis.tex").is_file()
+
+
+def test_fuzzy_recall_holds_when_many_keys_share_grams():
+    import random
+
+    rng = random.Random(3)
+    syllables = "ka lo mi ra ben tor sel vin dra gol har mun pet sia wen".split()
+    firsts = ["John", "Mary", "Peter", "Anna", "James", "Linda", "Paul", "Sara", "Mark", "Emma"]
+    lasts = sorted({"".join(rng.choice(syllables) for _ in range(3)).capitalize() for _ in range(700)})
+    builder = KBBuilder()
+    names = [f"{first} {last}" for first in firsts for last in lasts]
+    for number, name in enumerate(names):
+        builder.add_entity(Entity(f"E{number}", name), aliases=[name])
+    index = builder.build()
+    assert len(names) > 5000
+
+    def typo(text):
+        position = rng.randrange(len(text.split()[0]) + 2, len(text) - 1)
+        return text[:position] + rng.choice("bdfgkz") + text[position + 1:]
+
+    asked = rng.sample(range(len(names)), 300)
+    found = 0
+    for number in asked:
+        answers = index.fuzzy_keys(typo(names[number]), limit=10, budget=200)  # 4,096 by default
+        keys = [index._keys.restore_key(key_id) for key_id, _ in answers]
+        found += index.normalizer(names[number]) in keys
+    assert found / len(asked) >= 0.98

@@ -37,18 +37,22 @@ class CandidateSettings(Settings):
         generators: Any of exact, normalized, fuzzy and dense (dense only counts when the KB has vectors).
         limit: Candidates kept per mention (also the fuzzy and dense generators' own limit).
         fuzzy_min_score: The lowest string similarity the fuzzy generator keeps.
+        fuzzy_budget: The most 3-gram index postings the fuzzy generator reads per mention (None: the KB's
+            default, 1/16 of its postings and at least 16,384).
     """
 
     generators: list[GeneratorName] = pydantic.Field(
         default_factory=lambda: ["exact", "normalized", "fuzzy"], min_length=1)
     limit: int = pydantic.Field(30, ge=1)
     fuzzy_min_score: float = pydantic.Field(0.6, ge=0.0, le=1.0)
+    fuzzy_budget: int | None = pydantic.Field(None, ge=1)
 
 
 _GENERATORS: dict[str, Callable[[KnowledgeBase, CandidateSettings], CandidateGenerator | None]] = {
     "exact": lambda kb, settings: ExactGenerator(kb),
     "normalized": lambda kb, settings: NormalizedGenerator(kb),
-    "fuzzy": lambda kb, settings: FuzzyGenerator(kb, limit=settings.limit, min_score=settings.fuzzy_min_score),
+    "fuzzy": lambda kb, settings: FuzzyGenerator(kb, limit=settings.limit, min_score=settings.fuzzy_min_score,
+                                                 budget=settings.fuzzy_budget),
     "dense": lambda kb, settings: DenseGenerator(kb, limit=settings.limit) if kb.vector_dim else None,
 }
 """Each generator name → how it is made from the settings (None: the KB cannot serve it, so it is left out)."""

@@ -123,17 +123,21 @@ class FuzzyGenerator(_PerMention):
         kb: The knowledge base.
         limit: How many candidates to return.
         min_score: The lowest string similarity (in [0, 1]) kept.
+        budget: The most index postings read per mention (None: the KB's default, which grows with the KB).
     """
 
     name = "fuzzy"
 
-    def __init__(self, kb: KnowledgeBase, limit: int = 10, min_score: float = 0.5) -> None:
+    def __init__(self, kb: KnowledgeBase, limit: int = 10, min_score: float = 0.5, budget: int | None = None
+                 ) -> None:
         super().__init__(kb, limit)
         self.min_score = min_score
+        self.budget = budget
 
     def __call__(self, mention: Mention) -> list[Candidate]:
         """Return the candidates of one mention, most similar first."""
-        return self.kb.get_fuzzy_candidates(mention_text(mention), limit=self.limit, min_score=self.min_score)
+        return self.kb.get_fuzzy_candidates(mention_text(mention), limit=self.limit, min_score=self.min_score,
+                                            budget=self.budget)
 
 
 class DenseGenerator:

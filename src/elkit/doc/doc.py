@@ -130,6 +130,50 @@ class Doc:
             pieces.append(separator)
         return cls("".join(pieces), starts, ends, validate=False)
 
+    @classmethod
+    def from_docs(cls, docs: Sequence[Doc], separator: str = "\n\n") -> Doc:
+        """Join documents into one, ``separator`` between texts, keeping tokens, entities, span groups, sentences.
+
+        Each document starts a sentence of the result; a document without sentence boundaries is one sentence
+        when any other has them. Token attributes are kept when every document has them.
+
+        Raises:
+            DataError: When ``separator`` is not whitespace (it would be text outside every token).
+        """
+        if separator and not separator.isspace():
+            raise DataError(f"from_docs: the separator must be whitespace, got {separator!r}")
+        texts: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        sentence_starts: list[int] = []
+        offsets: list[tuple[int, int]] = []  # each document's first character and first token in the result
+        offset = 0
+        for doc in docs:
+            offsets.append((offset, len(starts)))
+            sentence_starts.extend(len(starts) + first for first in (doc._sentence_starts or [0]) if len(doc))
+            starts.extend(start + offset for start in doc.token_starts)
+            ends.extend(end + offset for end in doc.token_ends)
+            texts.append(doc.text)
+            offset += len(doc.text) + len(separator)
+        joined = cls(separator.join(texts), starts, ends, validate=False)
+        if any(doc.has_sentences for doc in docs):
+            joined.set_sentence_starts(sentence_starts)
+        names = set.intersection(*(set(doc.token_attrs) for doc in docs)) if docs else set()
+        for name in sorted(names):
+            joined.token_attrs[name] = [value for doc in docs for value in doc.token_attrs[name]]
+        groups: dict[str, list[Span]] = {}
+        entities: list[Span] = []
+        for doc, (_, first) in zip(docs, offsets, strict=True):
+            entities.extend(span.replace(doc=joined, start=span.start + first, end=span.end + first)
+                            for span in doc.ents)
+            for key, spans in doc.spans.items():
+                groups.setdefault(key, []).extend(
+                    span.replace(doc=joined, start=span.start + first, end=span.end + first) for span in spans)
+        joined.ents = entities
+        for key, spans in groups.items():
+            joined.spans[key] = spans
+        return joined
+
     def _check_tokens(self) -> None:
         if len(self.token_starts) != len(self.token_ends):
             raise DataError(f"{len(self.token_starts)} token starts but {len(self.token_ends)} token ends")

@@ -67,8 +67,12 @@ class KnowledgeBase(Protocol):
         """Lookup by normalised key, best prior first (source "normalized")."""
         ...
 
-    def get_fuzzy_candidates(self, text: str, limit: int = 10, min_score: float = 0.0) -> list[Candidate]:
-        """Candidates of the normalised keys most similar to `text` (source "fuzzy", score = similarity)."""
+    def get_fuzzy_candidates(self, text: str, limit: int = 10, min_score: float = 0.0, budget: int | None = None
+                             ) -> list[Candidate]:
+        """Candidates of the normalised keys most similar to `text` (source "fuzzy", score = similarity).
+
+        `budget` caps the index postings read per query (None: the KB's default, which grows with the KB).
+        """
         ...
 
     def get_vector(self, entity_id: str) -> np.ndarray:

@@ -199,19 +199,25 @@ class KBIndex:
         return self.key_candidates(key_id, "normalized", 1.0)
 
     def fuzzy_keys(
-        self, text: str, limit: int = 10, min_score: float = 0.0, budget: int = 4096, verify: int = 64
+        self, text: str, limit: int = 10, min_score: float = 0.0, budget: int | None = None, verify: int = 64,
+        edits: int = 2,
     ) -> list[tuple[int, float]]:
         """Find the normalised keys most similar to `text` through the 3-gram index (no scan of the KB).
 
-        The query's grams are taken rarest first until `budget` postings are gathered; the keys sharing the
-        most grams (Dice over gram counts) are then scored with a real string similarity.
+        A key within `edits` edits of the query lacks at most ``3 * edits`` of the query's grams, so it holds at
+        least one of the ``3 * edits + 1`` rarest ones: the postings of those grams (at most `budget` of them)
+        give the candidate keys. The ``4 * verify`` candidates found in most of them are then looked up in the
+        postings of the query's other grams (a binary search each, never a full read), and the `verify` keys
+        sharing the most grams (Dice over gram counts) are scored with a real string similarity. The work per
+        query depends on how rare the query's grams are, not on the size of the KB.
 
         Args:
             text: The mention text (normalised here).
             limit: How many keys to return at most.
             min_score: The lowest similarity in [0, 1] to keep.
-            budget: The most postings read per query.
+            budget: The most postings read for the candidates (None: `default_fuzzy_budget`).
             verify: How many keys, best gram overlap first, get the full similarity.
+            edits: The edits (typos) a key may be away from the query and still be sure to be a candidate.
 
         Returns:
             (key id, similarity in [0, 1]) pairs, most similar first.
@@ -223,14 +229,41 @@ class KBIndex:
         offsets = self.arrays["gram_offsets"]
         starts, ends = offsets[buckets], offsets[buckets + 1]
         sizes = ends - starts
-        postings = self._gather(starts, ends, sizes, budget)
-        if postings.size == 0:
+        order = np.argsort(sizes, kind="stable").tolist()
+        prefix = min(len(order), 3 * edits + 1)
+        gram_keys = self.arrays["gram_keys"]
+        budget = self.default_fuzzy_budget if budget is None else budget
+        pieces: list[np.ndarray] = []
+        taken = 0
+        read = set()
+        for position in order[:prefix]:
+            size = int(sizes[position])
+            if size == 0:
+                read.add(position)
+                continue
+            if pieces and taken + size > budget:
+                break
+            start = int(starts[position])
+            pieces.append(gram_keys[start: start + min(size, budget)])
+            taken += size
+            read.add(position)
+        if not pieces:
             return []
-        key_ids, overlaps = np.unique(postings, return_counts=True)
+        key_ids, overlaps = np.unique(np.concatenate(pieces), return_counts=True)
+        if key_ids.size > 4 * verify:
+            keep = np.sort(np.argpartition(-overlaps, 4 * verify - 1)[: 4 * verify])  # sorted: faster searches
+            key_ids, overlaps = key_ids[keep], overlaps[keep]
+        for position in order:
+            if position in read:
+                continue
+            start, end = int(starts[position]), int(ends[position])
+            block = gram_keys[start:end]
+            found = block.searchsorted(key_ids)
+            np.minimum(found, end - start - 1, out=found)
+            overlaps += block[found] == key_ids
         dice = 2.0 * overlaps / (len(buckets) + self.arrays["key_grams"][key_ids])
         if key_ids.size > verify:
-            keep = np.argpartition(-dice, verify - 1)[:verify]
-            key_ids = key_ids[keep]
+            key_ids = key_ids[np.argpartition(-dice, verify - 1)[:verify]]
         restore = self._keys.restore_key
         scored: list[tuple[int, float]] = []
         for key_id in key_ids.tolist():
@@ -241,22 +274,10 @@ class KBIndex:
         scored.sort(key=lambda item: (-item[1], item[0]))
         return scored[:limit]
 
-    def _gather(self, starts: np.ndarray, ends: np.ndarray, sizes: np.ndarray, budget: int) -> np.ndarray:
-        gram_keys = self.arrays["gram_keys"]
-        pieces: list[np.ndarray] = []
-        taken = 0
-        for index in np.argsort(sizes, kind="stable").tolist():
-            size = int(sizes[index])
-            if size == 0:
-                continue
-            if pieces and taken + size > budget:
-                break
-            start = int(starts[index])
-            pieces.append(gram_keys[start : start + min(size, budget)])
-            taken += size
-        if not pieces:
-            return np.zeros(0, dtype=np.int32)
-        return np.concatenate(pieces)
+    @property
+    def default_fuzzy_budget(self) -> int:
+        """Postings read per fuzzy query by default: 1/16 of all postings, at least 16,384."""
+        return max(16_384, len(self.arrays["gram_keys"]) // 16)
 
     # -- vectors -----------------------------------------------------------------------------------------
 

@@ -29,15 +29,17 @@ class IndexedKB:
         """Lookup by normalised key, best prior first (source "normalized")."""
         return self._index().normalized(text)
 
-    def get_fuzzy_candidates(self, text: str, limit: int = 10, min_score: float = 0.0) -> list[Candidate]:
+    def get_fuzzy_candidates(self, text: str, limit: int = 10, min_score: float = 0.0, budget: int | None = None
+                             ) -> list[Candidate]:
         """Candidates of the normalised keys most similar to `text` through the 3-gram index.
 
         Each key contributes its entities (best prior first); the source score is the string similarity.
+        `budget` caps the postings read per query (None: `KBIndex.default_fuzzy_budget`, which grows with the KB).
         """
         index = self._index()
         candidates: list[Candidate] = []
         seen: set[str] = set()
-        for key_id, similarity in index.fuzzy_keys(text, limit=limit, min_score=min_score):
+        for key_id, similarity in index.fuzzy_keys(text, limit=limit, min_score=min_score, budget=budget):
             # A key can name thousands of entities (a common surname): read only as many as still fit.
             for candidate in index.key_candidates(key_id, "fuzzy", similarity, limit=limit):
                 if candidate.entity_id not in seen:

@@ -21,6 +21,10 @@ __all__ = ["ContextVectors", "sentence_bounds"]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+_SUM_CHUNK = 8192
+"""Most words whose vectors are held at once while a document's sentence sums are made."""
+
+
 def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     """(start, end) token ranges of the document's sentences (one range for the document when it has none)."""
     starts = doc.sentence_starts
@@ -90,10 +94,42 @@ class ContextVectors:
         return total / norm if norm > 0 else np.zeros(self.dim, dtype=np.float32)
 
     def mention_contexts(self, doc: Doc, spans: Sequence[Span], n_sents: int) -> np.ndarray:
-        """[len(spans), 2, dim]: each span's local (sentence ± n_sents) and document context, its words left out."""
+        """[len(spans), 2, dim]: each span's local (sentence ± n_sents) and document context, its words left out.
+
+        Word vectors are summed per sentence, a few thousand words at a time, and the windows are read from
+        running sums over sentences: time and memory stay linear in the length of the document.
+        """
         output = np.zeros((len(spans), 2, self.dim), dtype=np.float32)
         if not spans or self.dim == 0:
             return output
+        rows, weights = self.rows(doc.words)
+        bounds = sentence_bounds(doc)
+        firsts = np.asarray([start for start, _ in bounds], dtype=np.int64)
+        prefix = np.zeros((len(bounds) + 1, self.dim), dtype=np.float64)  # prefix[k]: sentences before k
+        sentence = 0
+        while sentence < len(bounds):
+            low, last = bounds[sentence][0], sentence
+            while last + 1 < len(bounds) and bounds[last + 1][1] - low <= _SUM_CHUNK:
+                last += 1
+            high = bounds[last][1]
+            weighted = self.matrix[np.maximum(rows[low:high], 0)] * weights[low:high, None]
+            prefix[sentence + 1: last + 2] = np.add.reduceat(weighted, firsts[sentence: last + 1] - low, axis=0)
+            sentence = last + 1
+        np.cumsum(prefix, axis=0, out=prefix)
+        whole = prefix[-1]
+        for position, span in enumerate(spans):
+            span_rows = rows[span.start: span.end]
+            own = weights[span.start: span.end] @ self.matrix[np.maximum(span_rows, 0)]
+            number = int(np.searchsorted(firsts, span.start, side="right")) - 1
+            if n_sents < 0:
+                local = whole - own
+            else:
+                local = prefix[min(len(bounds), number + n_sents + 1)] - prefix[max(0, number - n_sents)] - own
+            for column, total in enumerate((local, whole - own)):
+                norm = float(np.sqrt(total @ total))
+                if norm > 1e-6:
+                    output[position, column] = total / norm
+        return output
         rows, weights = self.rows(doc.words)
         weighted = self.matrix[np.maximum(rows, 0)] * weights[:, None]  # [tokens, dim]
         prefix = np.zeros((len(doc) + 1, self.dim), dtype=np.float32)
