@@ -13,7 +13,7 @@ OUTPUT := output
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,annotate,plot,spacy]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,annotate,plot,spacy,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -31,8 +31,10 @@ def test_the_app_module_is_a_leaf():
 
 def test_command_modules_import_only_the_app_and_the_helpers():
     for name in COMMAND_MODULES:
-        assert cli_imports(name) <= {"elkit.cli.app", "elkit.cli.common", "elkit.cli.material"}, name
+        assert cli_imports(name) <= {"elkit.cli.app", "elkit.cli.common", "elkit.cli.material",
+                                     "elkit.cli.sharded"}, name
     assert cli_imports("common") == set()
+    assert cli_imports("sharded") <= {"elkit.cli.app"}
     assert cli_imports("material") <= {"elkit.cli.app", "elkit.cli.common"}
 
 

@@ -9,17 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from elkit.cli.app import error_console
+from elkit.cli.sharded import ENGINE_HELP, is_sharded, run_sharded
 from elkit.corpora import ReadReport
 from elkit.corpora.texts import read_texts
 from elkit.doc import NIL, Doc
-from elkit.doc.task import doc_to_task
 from elkit.errors import ConfigError
 from elkit.progress import track
+from elkit.settings import settings_error
+from elkit.shards import ShardJob, kb_of, link_record
 from elkit.threads import set_threads
 
 __all__ = ["link"]
@@ -27,57 +30,10 @@ __all__ = ["link"]
 _TABLE_ROWS = 60
 
 
-def _pipeline(model: Path | None, kb: Path | None, entities: Path | None, ner_model: Path | None,
-              threshold: float | None, cache_dir: Path | None, labels: list[str] | None = None,
-              linker: str = "general") -> Any:
-    from elkit.linking import is_linker
-    from elkit.linking.builder import create_simple
-    from elkit.packaging import load
-
-    if model is not None:
-        if entities is not None:
-            raise ConfigError("give --model or --entities, not both")
-        nlp = load(model)
-        linkers = [component for _, component in nlp.components if is_linker(component)]
-        if not linkers:
-            raise ConfigError(f"{model}: the pipeline has no entity linker")
-        for linker in linkers:
-            if kb is not None:
-                linker.set_kb(kb)
-            if threshold is not None:
-                linker.threshold = threshold
-        return nlp
-    if entities is None and kb is None:
-        raise ConfigError("give a trained pipeline (--model) or a knowledge base (--entities or --kb)")
-    return create_simple(entities, kb=kb, ner_model=ner_model, threshold=threshold, cache_dir=cache_dir,
-                         labels=labels, linker=linker, show_progress=True)  # type: ignore[arg-type]
-
-
-def _kb_of(nlp: Any) -> Any:
-    from elkit.linking import is_linker
-
-    for _, component in nlp.components:
-        if is_linker(component):
-            return component.kb
-    return None
-
-
-def _record(doc: Doc, kb: Any, top_k: int) -> dict[str, Any]:
-    task = doc_to_task(doc, include_tokens=False)
-    for span, entry in zip(doc.ents, task["spans"], strict=True):
-        if span.is_linked and kb is not None and span.kb_id in kb:
-            entry["name"] = kb.get_entity(span.kb_id).name
-        entry["candidates"] = [
-            {**candidate.to_dict(), "name": kb.get_entity(candidate.entity_id).name}
-            if kb is not None and candidate.entity_id in kb else candidate.to_dict()
-            for candidate in span.candidates[:top_k]
-        ]
-    return task
-
-
 def link(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Texts: .txt (one a line) or JSONL with 'text'."),
-    output: Path = typer.Option(..., "--output", "-o", help="JSONL file for the linked documents."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="JSONL file for the linked documents (a folder for a sharded run)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A trained pipeline with an entity linker."),
     kb: Path | None = typer.Option(None, "--kb", help="A KB folder (replaces the model's KB, or is linked against)."),
     entities: Path | None = typer.Option(None, "--entities", "-e",
@@ -100,16 +56,31 @@ def link(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for KBs and self-trained linkers."),
     table: bool = typer.Option(True, "--table/--no-table", help="Print the linked mentions as a table."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    workers: int = typer.Option(2, "--workers", min=1, help="With --engine ray: worker actors, each holding the "
+                                "pipeline (and the memory-mapped KB)."),
+    address: str | None = typer.Option(None, "--address", help="With --engine ray: the cluster to join ('auto' "
+                                       "or ray://HOST:10001); default: a local cluster of --workers CPUs."),
+    retries: int = typer.Option(1, "--retries", min=0, help="Sharded runs: extra tries for a failing shard."),
 ) -> None:
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
-    set_threads(threads)
     if linker not in ("general", "self-trained"):
         raise ConfigError(f"--linker must be 'general' or 'self-trained', got {linker!r}")
     names = [name.strip() for name in labels.split(",") if name.strip()] if labels is not None else None
     if labels is not None and not names:
         raise ConfigError("--labels is empty: give label names separated by commas")
-    nlp = _pipeline(model, kb, entities, ner_model, threshold, cache_dir, names, linker)
-    knowledge = _kb_of(nlp)
+    try:
+        job = ShardJob(mode="link", model=model, kb=kb, entities=entities, ner_model=ner_model, labels=names,
+                       linker=linker, threshold=threshold, cache_dir=cache_dir, top_k=top_k, batch_size=batch_size,
+                       threads=threads, lenient=lenient)
+    except pydantic.ValidationError as error:
+        raise settings_error("elkit link", error) from None
+    if is_sharded(input_path, engine):
+        run_sharded(job, input_path, output, engine, workers, address, retries)
+        return
+    set_threads(threads)
+    nlp = job.load(show_progress=True)
+    knowledge = kb_of(nlp)
     report = ReadReport()
     items = read_texts(input_path, max_length=nlp.max_length, on_error="skip" if lenient else "raise",
                        report=report)
@@ -126,7 +97,7 @@ def link(
 
     with open(output, "w", encoding="utf-8") as stream:
         for doc in track(linked(), "linking", error_console):
-            stream.write(json.dumps(_record(doc, knowledge, top_k), ensure_ascii=False) + "\n")
+            stream.write(json.dumps(link_record(doc, knowledge, top_k), ensure_ascii=False) + "\n")
             counts["documents"] += 1
             counts["mentions"] += len(doc.ents)
             counts["linked"] += sum(span.is_linked for span in doc.ents)

@@ -11,12 +11,14 @@ from pathlib import Path
 import typer
 
 from elkit.cli.app import error_console
+from elkit.cli.sharded import ENGINE_HELP, is_sharded, run_sharded
 from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
 from elkit.corpora.texts import read_texts
 from elkit.doc import Doc
 from elkit.packaging import load
 from elkit.progress import track
+from elkit.shards import ShardJob
 from elkit.threads import set_threads
 
 __all__ = ["apply"]
@@ -26,14 +28,25 @@ __all__ = ["apply"]
 def apply(
     model: Path = typer.Argument(..., help="A saved pipeline directory or a pipeline config (.toml)."),
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Texts: .txt (one a line) or JSONL with 'text'."),
-    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="JSONL file to write the documents to."),
+    output_path: Path = typer.Argument(..., metavar="OUTPUT",
+                                       help="JSONL file to write the documents to (a folder for a sharded run)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Documents per batch."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Worker processes."),
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    workers: int = typer.Option(2, "--workers", min=1, help="With --engine ray: worker actors, each holding the "
+                                "pipeline."),
+    address: str | None = typer.Option(None, "--address", help="With --engine ray: the cluster to join ('auto' "
+                                       "or ray://HOST:10001); default: a local cluster of --workers CPUs."),
+    retries: int = typer.Option(1, "--retries", min=0, help="Sharded runs: extra tries for a failing shard."),
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
+    if is_sharded(input_path, engine):
+        job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient)
+        run_sharded(job, input_path, output_path, engine, workers, address, retries)
+        return
     set_threads(threads)
     nlp = load(model)
     report = ReadReport()

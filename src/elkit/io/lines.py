@@ -12,11 +12,13 @@ Every line-based reader (corpora, KB sources, patterns, answer files) reads thro
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import IO, Literal, TypeVar
 
 from elkit.errors import FormatError
 
@@ -83,20 +85,20 @@ def handle(error: FormatError, on_error: OnError, report: ReadReport | None) -> 
 
 
 def iter_lines(path: str | Path) -> Iterator[Line]:
-    """Yield numbered lines of a UTF-8 file, streaming, without line breaks.
+    """Yield numbered lines of a UTF-8 file (gzip-compressed when its name ends in ".gz"), streaming.
 
-    A line that is not valid UTF-8 is yielded as a FormatError so the reader can fail or skip its record. A
-    byte-order mark at the start is dropped.
+    Lines come without their line breaks. A line that is not valid UTF-8 is yielded as a FormatError so the reader
+    can fail or skip its record. A byte-order mark at the start is dropped.
 
     Raises:
-        FormatError: When the file cannot be opened.
+        FormatError: When the file cannot be opened, or a compressed file is damaged.
     """
     try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed in the finally below, while streaming
+        stream = gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")  # noqa: SIM115
     except OSError as error:
         raise FormatError(f"cannot open: {error.strerror}", path=path) from error
     try:
-        for number, raw in enumerate(stream, 1):
+        for number, raw in _numbered(stream, path):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -109,6 +111,16 @@ def iter_lines(path: str | Path) -> Iterator[Line]:
             yield number, text.rstrip("\r\n")
     finally:
         stream.close()
+
+
+def _numbered(stream: IO[bytes], path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, raw line) pairs; a damaged gzip stream becomes a FormatError naming the line."""
+    number = 0
+    try:
+        for number, raw in enumerate(stream, 1):
+            yield number, raw
+    except (OSError, EOFError, zlib.error) as error:
+        raise FormatError(f"the compressed file is damaged after line {number}: {error}", path=path) from error
 
 
 def read_lines(
