@@ -320,3 +320,35 @@ def test_fuzzy_recall_holds_when_many_keys_share_grams():
         keys = [index._keys.restore_key(key_id) for key_id, _ in answers]
         found += index.normalizer(names[number]) in keys
     assert found / len(asked) >= 0.98
+
+
+def test_exact_lookups_through_the_hash_table_match_the_trie(tmp_path, kb_folder):
+    kb = open_kb(kb_folder)
+    index = kb.index
+    assert index._alias_slots is not None and len(index._alias_slots) >= 2 * index.alias_count
+    aliases = list(index.iter_aliases())
+    for alias in aliases:
+        alias_id = index._aliases.get(alias)
+        expected = signature(kb.get_alias_candidates(alias))
+        index._alias_slots, saved = None, index._alias_slots  # the trie path, as for a KB without the table
+        assert signature(kb.get_alias_candidates(alias)) == expected and alias_id is not None
+        index._alias_slots = saved
+    for text in ("", "paris", "Paris ", "nothing like it", "\ud800"):
+        assert kb.get_alias_candidates(text) == [] or text in aliases
+
+
+def test_a_kb_without_the_hash_table_still_opens_and_finds_aliases(tmp_path, kb_folder):
+    old = tmp_path / "old-kb"
+    shutil.copytree(kb_folder, old)
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    for name in ("alias_slots.u32", "alias_hashes.u64"):
+        del manifest["files"][name]
+        (old / name).unlink()
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert [candidate.entity_id for candidate in open_kb(old).get_alias_candidates("Paris")] == \
+        [candidate.entity_id for candidate in open_kb(kb_folder).get_alias_candidates("Paris")]
+    manifest = json.loads((kb_folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["alias_hashes.u64"]
+    (kb_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(KBError, match="come together"):
+        open_kb(kb_folder)

@@ -15,6 +15,7 @@ import marisa_trie
 import numpy as np
 
 from elkit.errors import KBError
+from elkit.kb.aliashash import alias_hash_table
 from elkit.kb.entity import Entity
 from elkit.kb.grams import bucket_bits_for, key_gram_buckets
 from elkit.kb.index import KBIndex
@@ -107,6 +108,8 @@ def compile_index(
         "gram_keys": gram_keys,
     }
     arrays = {name: np.ascontiguousarray(array, dtype=np.dtype(ARRAYS[name])) for name, array in arrays.items()}
+    report(f"hashing {len(alias_trie):,} aliases for exact lookups")
+    arrays.update(alias_hash_table(alias_trie))
     manifest: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,

@@ -19,6 +19,8 @@ from rapidfuzz import fuzz
 
 from elkit.doc import Candidate
 from elkit.errors import KBError
+from elkit.kb.aliashash import EMPTY as _EMPTY_SLOT
+from elkit.kb.aliashash import hash_bytes as _alias_hash
 from elkit.kb.entity import Entity
 from elkit.kb.grams import query_gram_buckets
 from elkit.kb.layout import FORMAT_NAME, FORMAT_VERSION, check_shapes, map_index_files, open_dense
@@ -74,6 +76,10 @@ class KBIndex:
         self._alias_priors = _scalar_view(arrays["alias_priors"])
         self._key_entities = _scalar_view(arrays["key_entities"])
         self._key_priors = _scalar_view(arrays["key_priors"])
+        has_table = "alias_slots" in arrays and "alias_hashes" in arrays
+        self._alias_slots = _scalar_view(arrays["alias_slots"]) if has_table else None
+        self._alias_hashes = _scalar_view(arrays["alias_hashes"]) if has_table else None
+        self._slot_mask = len(arrays["alias_slots"]) - 1 if has_table else 0
         self._entity_ids = tries["entities"]
         self._aliases = tries["aliases"]
         self._keys = tries["keys"]
@@ -153,9 +159,23 @@ class KBIndex:
 
     def exact(self, alias: str) -> list[Candidate]:
         """Return the candidates of an alias, case-sensitive and unnormalised, best prior first."""
-        alias_id = self._aliases.get(alias)
-        if alias_id is None:
-            return []
+        slots = self._alias_slots
+        if slots is None:  # a KB built before the hash table: walk the trie
+            alias_id = self._aliases.get(alias)
+            if alias_id is None:
+                return []
+        else:  # the hash table of elkit.kb.aliashash, inlined
+            code = _alias_hash(alias.encode("utf-8", "surrogatepass"))
+            mask = self._slot_mask
+            slot = code & mask
+            hashes = self._alias_hashes
+            while True:
+                alias_id = slots[slot]
+                if alias_id == _EMPTY_SLOT:
+                    return []
+                if hashes[alias_id] == code:
+                    break
+                slot = (slot + 1) & mask
         start = self._alias_offsets[alias_id]
         end = self._alias_offsets[alias_id + 1]
         ids, id_offsets = self._alias_ids, self._alias_id_offsets

@@ -12,6 +12,9 @@ Layout of a KB folder (format version 1)::
     keys.marisa            normalised keys → key_offsets → (key_entities, key_priors)
     key_grams.u16          number of distinct 3-grams of each key
     gram_offsets.i64       hashed 3-gram bucket → key ids in gram_keys (the fuzzy index)
+    alias_slots.u32        open-addressing hash table: xxh3-64 of an alias → its alias id (exact lookups without
+                           a trie walk; KBs built before it have none and use the trie)
+    alias_hashes.u64       the xxh3-64 of each alias id's text, to confirm a slot
     vectors.f16            entity vectors by row (optional)
     dense.usearch          approximate nearest-neighbour index over the vectors (optional)
 
@@ -44,6 +47,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MANIFEST",
+    "OPTIONAL_ARRAYS",
     "TRIES",
     "IndexFiles",
     "array_file",
@@ -78,9 +82,11 @@ ARRAYS: dict[str, str] = {
     "gram_offsets": "i8",
     "gram_keys": "i4",
 }
+OPTIONAL_ARRAYS: dict[str, str] = {"alias_slots": "u4", "alias_hashes": "u8"}
+"""Arrays a KB may lack (it was built before they existed); lookups then take the slower path."""
 TRIES = ("entities", "other_ids", "aliases", "keys")
 BLOBS = ("records", "alias_ids")
-_SUFFIX = {"f8": "f64", "i8": "i64", "i4": "i32", "f4": "f32", "u2": "u16", "f2": "f16"}
+_SUFFIX = {"f8": "f64", "i8": "i64", "i4": "i32", "f4": "f32", "u2": "u16", "f2": "f16", "u4": "u32", "u8": "u64"}
 
 
 class IndexFiles(NamedTuple):
@@ -158,6 +164,9 @@ def map_index_files(folder: Path) -> IndexFiles:
     for name, dtype in ARRAYS.items():
         view = map_file(folder / array_file(name, dtype))
         arrays[name] = np.frombuffer(view, dtype=np.dtype(dtype))
+    for name, dtype in OPTIONAL_ARRAYS.items():
+        if array_file(name, dtype) in manifest["files"]:
+            arrays[name] = np.frombuffer(map_file(folder / array_file(name, dtype)), dtype=np.dtype(dtype))
     blobs = {name: map_file(folder / f"{name}.bin") for name in BLOBS}
     return IndexFiles(manifest, tries, arrays, blobs)
 
@@ -254,6 +263,12 @@ def check_shapes(index: KBIndex, folder: Path) -> None:
     for name, end in ends.items():
         if int(arrays[name][0]) != 0 or int(arrays[name][-1]) != end:
             raise KBError(f"{folder}: {name} does not span its data (damaged KB)")
+    if ("alias_slots" in arrays) != ("alias_hashes" in arrays):
+        raise KBError(f"{folder}: alias_slots and alias_hashes come together; one is missing (damaged KB)")
+    if "alias_hashes" in arrays:
+        slots = len(arrays["alias_slots"])
+        if len(arrays["alias_hashes"]) != index.alias_count or slots & (slots - 1) or slots <= index.alias_count:
+            raise KBError(f"{folder}: the alias hash table does not fit the aliases (damaged KB)")
 
 
 def open_dense(folder: Path, spec: dict[str, Any], entity_count: int) -> tuple[np.ndarray, Any]:
@@ -303,8 +318,9 @@ def save_index(index: KBIndex, folder: str | os.PathLike[str], overwrite: bool =
     partial.mkdir(parents=True)
     for name in TRIES:
         index.tries[name].save(str(partial / f"{name}.marisa"))
-    for name, dtype in ARRAYS.items():
-        index.arrays[name].astype(np.dtype(dtype), copy=False).tofile(partial / array_file(name, dtype))
+    for name, dtype in {**ARRAYS, **OPTIONAL_ARRAYS}.items():
+        if name in index.arrays:
+            index.arrays[name].astype(np.dtype(dtype), copy=False).tofile(partial / array_file(name, dtype))
     for name in BLOBS:
         (partial / f"{name}.bin").write_bytes(bytes(index.blobs[name]))
     if index.vectors is not None and index.dense is not None:
