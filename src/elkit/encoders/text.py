@@ -10,7 +10,11 @@ import torch
 
 from elkit.encoders.transformers import DEFAULT_ENCODER, load_transformer, resolve_model_path
 
-__all__ = ["TextEncoder"]
+__all__ = ["PAD_MULTIPLE", "TextEncoder"]
+
+PAD_MULTIPLE = 16
+"""Texts are padded to a multiple of this many tokens (see `TextEncoder.encode`)."""
+
 
 class TextEncoder:
     """Encode texts into normalised vectors with a local transformer.
@@ -44,7 +48,12 @@ class TextEncoder:
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Encode texts, longest first in batches (less padding), and return them in input order.
+        """Encode texts in batches of similar length, and return them in input order.
+
+        Each text is padded to its own length rounded up to a multiple of `PAD_MULTIPLE` tokens and batched only
+        with texts padded alike, so its vector does not depend on which other texts are encoded with it: the
+        same text gives the same bits in any batch, process or worker (a shared padded length is what changes
+        the last bits of a transformer's output, not the other rows of the batch).
 
         Args:
             texts: The texts.
@@ -56,18 +65,29 @@ class TextEncoder:
         """
         self._load()
         output = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda position: -len(texts[position]))
+        if not texts:
+            return output
+        lengths = [len(ids) for ids in self._tokenizer(  # type: ignore[misc]
+            list(texts), truncation=True, max_length=self.max_length)["input_ids"]]
+        padded = [min(self.max_length, -(-length // PAD_MULTIPLE) * PAD_MULTIPLE) for length in lengths]
+        order = sorted(range(len(texts)), key=lambda position: (-padded[position], position))
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                output[batch] = self._encode_batch([texts[position] for position in batch])
+            start = 0
+            while start < len(order):
+                width = padded[order[start]]
+                end = start
+                while end < len(order) and end - start < batch_size and padded[order[end]] == width:
+                    end += 1
+                batch = order[start:end]
+                output[batch] = self._encode_batch([texts[position] for position in batch], width)
                 if progress is not None:
                     progress(len(batch))
+                start = end
         return output
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+    def _encode_batch(self, texts: list[str], width: int) -> np.ndarray:
         encoded = self._tokenizer(  # type: ignore[misc]
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            texts, padding="max_length", truncation=True, max_length=width, return_tensors="pt"
         ).to(self.device)
         hidden = self._model(**encoded).last_hidden_state  # type: ignore[misc]  # [batch, length, dim]
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [batch, length, 1]
