@@ -67,13 +67,16 @@ def test_read_gzip_and_parquet_shards(tmp_path):
     texts = [text for text, _ in read_shard(folder / "part-2.jsonl.gz", max_length=1000)]
     assert texts == TEXTS
     parquet = pytest.importorskip("pyarrow.parquet")
+    import datetime
+
     import pyarrow
 
-    table = pyarrow.table({"text": TEXTS, "id": [1, 2, 3]})
+    day = datetime.date(2026, 12, 3)
+    table = pyarrow.table({"text": TEXTS, "id": [1, 2, 3], "day": [day] * 3})
     parquet.write_table(table, tmp_path / "rows.parquet")
     pairs = list(read_shard(tmp_path / "rows.parquet", max_length=1000))
     assert [text for text, _ in pairs] == TEXTS
-    assert pairs[1][1] == {"id": 2, "source": f"{tmp_path / 'rows.parquet'}:2"}
+    assert pairs[1][1] == {"id": 2, "day": "2026-12-03", "source": f"{tmp_path / 'rows.parquet'}:2"}
     parquet.write_table(pyarrow.table({"body": TEXTS}), tmp_path / "bad.parquet")
     with pytest.raises(FormatError, match="no 'text' column"):
         list(read_shard(tmp_path / "bad.parquet", max_length=1000))

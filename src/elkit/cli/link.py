@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from elkit.cli.app import error_console
-from elkit.cli.sharded import ENGINE_HELP, is_sharded, run_sharded
+from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.texts import read_texts
 from elkit.doc import NIL, Doc
@@ -56,12 +56,10 @@ def link(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for KBs and self-trained linkers."),
     table: bool = typer.Option(True, "--table/--no-table", help="Print the linked mentions as a table."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
-    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
-    workers: int = typer.Option(2, "--workers", min=1, help="With --engine ray: worker actors, each holding the "
-                                "pipeline (and the memory-mapped KB)."),
-    address: str | None = typer.Option(None, "--address", help="With --engine ray: the cluster to join ('auto' "
-                                       "or ray://HOST:10001); default: a local cluster of --workers CPUs."),
-    retries: int = typer.Option(1, "--retries", min=0, help="Sharded runs: extra tries for a failing shard."),
+    engine: str | None = engine_option(),
+    workers: int = workers_option(),
+    address: str | None = address_option(),
+    retries: int = retries_option(),
 ) -> None:
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
     if linker not in ("general", "self-trained"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from elkit.cli.app import error_console
-from elkit.cli.sharded import ENGINE_HELP, is_sharded, run_sharded
+from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
 from elkit.corpora.texts import read_texts
@@ -35,12 +35,10 @@ def apply(
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
-    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
-    workers: int = typer.Option(2, "--workers", min=1, help="With --engine ray: worker actors, each holding the "
-                                "pipeline."),
-    address: str | None = typer.Option(None, "--address", help="With --engine ray: the cluster to join ('auto' "
-                                       "or ray://HOST:10001); default: a local cluster of --workers CPUs."),
-    retries: int = typer.Option(1, "--retries", min=0, help="Sharded runs: extra tries for a failing shard."),
+    engine: str | None = engine_option(),
+    workers: int = workers_option(),
+    address: str | None = address_option(),
+    retries: int = retries_option(),
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
     if is_sharded(input_path, engine):

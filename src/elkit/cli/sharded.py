@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,11 +15,34 @@ from elkit.errors import ConfigError
 from elkit.progress import progress_bar
 from elkit.shards import ShardJob, ShardSummary, find_shards, run_shards
 
-__all__ = ["ENGINE_HELP", "is_sharded", "run_sharded"]
+__all__ = ["ENGINE_HELP", "address_option", "engine_option", "is_sharded", "retries_option", "run_sharded",
+           "workers_option"]
 
 ENGINE_HELP = ("'local' or 'ray': treat INPUT as shards (a folder or glob of .jsonl, .jsonl.gz, .txt or .parquet "
                "files) and write one output shard per input shard into the output folder; a rerun skips the "
                "shards already written. Default: sharded (local) when INPUT is a folder or glob.")
+
+
+def engine_option() -> Any:
+    """The ``--engine`` option."""
+    return typer.Option(None, "--engine", help=ENGINE_HELP)
+
+
+def workers_option() -> Any:
+    """The ``--workers`` option."""
+    return typer.Option(2, "--workers", min=1, help="With --engine ray: worker actors, each holding the pipeline "
+                        "(and the memory-mapped KB).")
+
+
+def address_option() -> Any:
+    """The ``--address`` option."""
+    return typer.Option(None, "--address", help="With --engine ray: the cluster to join ('auto' or "
+                        "ray://HOST:10001); default: a local cluster of --workers CPUs.")
+
+
+def retries_option() -> Any:
+    """The ``--retries`` option."""
+    return typer.Option(1, "--retries", min=0, help="Sharded runs: extra tries for a failing shard.")
 
 
 def is_sharded(input_path: Path, engine: str | None) -> bool:

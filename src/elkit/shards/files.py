@@ -77,6 +77,8 @@ def read_shard(shard: Path, *, max_length: int, on_error: OnError = "raise", rep
                ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Stream a shard's (text, meta) pairs; every field but "text" goes into meta, with ``source`` = file:row.
 
+    In Parquet, values JSON cannot hold (dates, decimals, bytes) are kept as their strings.
+
     Raises:
         FormatError: A bad record (strict), naming the file and line (or row); a Parquet file without a "text"
             column.
@@ -106,17 +108,9 @@ def read_shard(shard: Path, *, max_length: int, on_error: OnError = "raise", rep
                 if report is not None:
                     report.skip(error)
                 continue
-            meta = {key: value for key, value in record.items() if _is_json(value)}
+            meta = json.loads(json.dumps(record, default=str))  # dates, decimals and the like become strings
             meta.setdefault("source", f"{shard}:{row}")
             yield text, meta
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def write_atomically(target: Path, lines: Iterable[str]) -> int:
