@@ -16,12 +16,16 @@ pipeline building it (passed only to factories that take it, as spaCy passes ``n
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -29,7 +33,8 @@ import pydantic
 from elkit.errors import ConfigError
 from elkit.settings import Settings, settings_error, validate_settings
 
-__all__ = ["BUILTIN_FACTORIES", "BUILTIN_TOKENIZERS", "Registered", "Registry", "factories", "tokenizers"]
+__all__ = ["BUILTIN_FACTORIES", "BUILTIN_TOKENIZERS", "Registered", "Registry", "factories", "import_code",
+           "tokenizers"]
 
 _NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+\.v\d+$")
 Factory = TypeVar("Factory", bound=Callable[..., Any])
@@ -167,6 +172,30 @@ class Registry:
             return checked(**values, **passed)
         except pydantic.ValidationError as error:
             raise settings_error(name, error) from None
+
+
+def import_code(path: str | Path) -> None:
+    """Import a Python file once, so that the components it registers can be built from a config (``--code``).
+
+    Raises:
+        ConfigError: The file is missing or fails while it is imported (the error names the file).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"--code {file}: no such file")
+    name = "elkit_code_" + hashlib.sha1(str(file.resolve()).encode("utf-8")).hexdigest()[:16]
+    if name in sys.modules:  # imported already (by the command line, then by a worker in the same process)
+        return
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"--code {file}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise ConfigError(f"--code {file}: importing it failed: {type(error).__name__}: {error}") from error
 
 
 def _where(factory: Callable[..., Any]) -> str:

@@ -140,9 +140,11 @@ def test_threshold(linker):
 def test_labels_discard(linker):
     linker.labels_discard = ["MISC"]
     docs = link_gold_mentions(linker, make_docs())
-    for doc in docs:
-        for span in doc.ents:
-            assert (span.kb_id == "") == (span.label == "MISC")
+    discarded = [span for doc in docs for span in doc.ents if span.label == "MISC"]
+    assert discarded and all(span.kb_id == "NIL" and not span.candidates for span in discarded)  # as spaCy does
+    assert all(span.kb_id for doc in docs for span in doc.ents if span.label != "MISC")
+    only_discarded = make_docs([("Lovelace wrote notes .", [(0, 1, "MISC", "")])])
+    assert [span.kb_id for span in linker(strip_links(only_discarded)[0]).ents] == ["NIL"]
 
 
 def test_a_single_candidate_is_linked(linker):

@@ -114,3 +114,25 @@ def test_bad_texts():
     with pytest.raises(ConfigError):
         list(nlp.pipe(["a"], batch_size=0))
     assert len(nlp("")) == 0
+
+
+def test_pipeline_bytes_round_trip(tmp_path):
+    from elkit.linking.builder import create_simple
+    from tests.linking.test_builder_cli import ENTITIES
+    from tests.ner.test_span_ner import trained
+
+    nlp, _, _ = trained(steps=10)
+    text = "Apple bought Beats in California ."
+    again = Pipeline.from_bytes(nlp.to_bytes())
+    assert again.pipe_names == nlp.pipe_names
+    assert [(span.text, span.label, span.score) for span in again(text).ents] == \
+        [(span.text, span.label, span.score) for span in nlp(text).ents]
+    entities = tmp_path / "entities.jsonl"
+    entities.write_text("".join(json.dumps(record) + "\n" for record in ENTITIES), encoding="utf-8")
+    linking = create_simple(entities, cache_dir=tmp_path / "cache")
+    copy = Pipeline.from_bytes(linking.to_bytes())
+    text = "Ada Lovelace met Paris Hilton in Paris, Texas."
+    assert [(span.text, span.kb_id) for span in copy(text).ents] == \
+        [(span.text, span.kb_id) for span in linking(text).ents]
+    with pytest.raises(ModelError, match="not a pipeline"):
+        Pipeline.from_bytes(nlp.get_pipe("ner").to_bytes())

@@ -6,6 +6,8 @@ modules, registered in one place, :mod:`elkit.cli.main`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -23,8 +25,8 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Build, inspect, embed and query knowledge bases.", no_args_is_help=True)
 vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
 error_console = Console(stderr=True)
-state = {"verbose": False}
-"""Global options of the current run (``--verbose``)."""
+state: dict[str, Any] = {"verbose": False, "code": []}
+"""Global options of the current run (``--verbose``; the ``--code`` files, imported before parsing)."""
 
 
 def _version(value: bool) -> None:
@@ -39,6 +41,10 @@ def _global_options(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the elkit version and exit."
     ),
+    code: list[str] = typer.Option(
+        [], "--code", help="A Python file to import first (it registers custom components); repeatable, and "
+        "accepted anywhere on the command line, as in `elkit apply MODEL IN OUT --code my_components.py`."),
 ) -> None:
     """Find named entities in text and ground them in a knowledge base."""
+    del code  # imported by elkit.cli.main before the command line is parsed
     state["verbose"] = verbose

@@ -17,9 +17,41 @@ from elkit.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from elkit.annotate import Store
 
-__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "read_docs", "split_names"]
+__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "read_docs", "split_names",
+           "take_code_options"]
 
 DB_HELP = "Database: a SQLAlchemy URL or SQLite file (default $ELKIT_DATABASE, else $ELKIT_HOME/elkit.db)."
+
+
+def take_code_options(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``--code FILE`` / ``--code=FILE`` (anywhere on the command line) from the other arguments.
+
+    Returns:
+        ``(files, other arguments)``.
+
+    Raises:
+        ConfigError: ``--code`` is the last argument.
+    """
+    files: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        if argument == "--":
+            rest.extend(arguments[position:])
+            break
+        if argument == "--code":
+            if position + 1 >= len(arguments):
+                raise ConfigError("--code needs a Python file")
+            files.append(arguments[position + 1])
+            position += 2
+            continue
+        if argument.startswith("--code="):
+            files.append(argument.removeprefix("--code="))
+        else:
+            rest.append(argument)
+        position += 1
+    return files, rest
 
 
 def split_names(values: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from elkit.cli.app import error_console
+from elkit.cli.app import error_console, state
 from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.texts import read_texts
@@ -70,7 +70,7 @@ def link(
     try:
         job = ShardJob(mode="link", model=model, kb=kb, entities=entities, ner_model=ner_model, labels=names,
                        linker=linker, threshold=threshold, cache_dir=cache_dir, top_k=top_k, batch_size=batch_size,
-                       threads=threads, lenient=lenient)
+                       threads=threads, lenient=lenient, code=state["code"])
     except pydantic.ValidationError as error:
         raise settings_error("elkit link", error) from None
     if is_sharded(input_path, engine):

@@ -11,7 +11,9 @@ import typer
 
 from elkit.cli import annotate, corpus, kb, link, package, run, train
 from elkit.cli.app import app, kb_app, state, vectors_app
+from elkit.cli.common import take_code_options
 from elkit.errors import ElkitError
+from elkit.registry import import_code
 
 __all__ = ["COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
 
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
+        code, arguments = take_code_options(arguments)
+        for path in code:
+            import_code(path)
+        state["code"] = code
         result = app(args=arguments, prog_name="elkit", standalone_mode=False)
     except typer.Exit as exit_:
         return exit_.exit_code

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from elkit.cli.app import error_console
+from elkit.cli.app import error_console, state
 from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
@@ -42,7 +42,8 @@ def apply(
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
     if is_sharded(input_path, engine):
-        job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient)
+        job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient,
+                       code=state["code"])
         run_sharded(job, input_path, output_path, engine, workers, address, retries)
         return
     set_threads(threads)

@@ -213,7 +213,8 @@ class EntityLinker(PredictThenAnnotate):
         """The decision: write ``kb_id``, ``link_score`` and the scored candidates into each predicted span."""
         write_links(docs, predictions, threshold=self.settings.threshold,
                     store_candidates=self.settings.store_candidates,
-                    relabel_from=self.kb if self.settings.relabel else None)
+                    relabel_from=self.kb if self.settings.relabel else None,
+                    labels_discard=self.settings.labels_discard, overwrite=self.settings.overwrite)
 
     def link_inputs(self, docs: Sequence[Doc], block_key: Callable[[Doc], str] | None = None) -> list[LinkInput]:
         """The mentions of `docs`, their candidates and their features: the scorer's input.

@@ -8,7 +8,7 @@ probabilities, the link's probability as ``link_score`` and the NIL probability 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,12 +69,21 @@ def decide(span: Span, prediction: LinkPrediction, *, threshold: float | None, s
 
 
 def write_links(docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]], *, threshold: float | None,
-                store_candidates: int, relabel_from: KnowledgeBase | None = None) -> None:
-    """Replace each predicted span of `docs` by its decided copy (see :func:`decide`)."""
+                store_candidates: int, relabel_from: KnowledgeBase | None = None,
+                labels_discard: Collection[str] = (), overwrite: bool = False) -> None:
+    """Replace each predicted span of `docs` by its decided copy (see :func:`decide`).
+
+    A span whose label is in `labels_discard` gets NIL, as spaCy's EntityLinker gives it (unless it has a
+    ``kb_id`` already and `overwrite` is off).
+    """
     for doc, found in zip(docs, predictions, strict=True):
-        if not found:
+        discarded = [position for position, span in enumerate(doc.ents)
+                     if span.label in labels_discard and span.kb_id != NIL and (overwrite or not span.kb_id)]
+        if not found and not discarded:
             continue
         spans = list(doc.ents)
+        for position in discarded:
+            spans[position] = spans[position].replace(kb_id=NIL)
         for prediction in found:
             spans[prediction.position] = decide(spans[prediction.position], prediction, threshold=threshold,
                                                 store_candidates=store_candidates, relabel_from=relabel_from)

@@ -216,7 +216,8 @@ class GeneralLinker(PredictThenAnnotate):
         """Write ``kb_id``, ``link_score``, the scored candidates and ``attrs["nil_score"]`` into each span."""
         write_links(docs, predictions, threshold=self.settings.threshold,
                     store_candidates=self.settings.store_candidates,
-                    relabel_from=self.kb if self.settings.relabel else None)
+                    relabel_from=self.kb if self.settings.relabel else None,
+                    labels_discard=self.settings.labels_discard, overwrite=self.settings.overwrite)
 
     # --- saving ---------------------------------------------------------------------------------------------
 

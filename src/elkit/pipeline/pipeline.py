@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import pickle
 from collections.abc import Callable, Iterable, Iterator
@@ -12,7 +13,7 @@ from elkit.batching import batches, check_batch_size
 from elkit.config import ComponentConfig, NlpConfig, PipelineConfig, load_config, save_config
 from elkit.doc import Doc
 from elkit.errors import ConfigError, DataError, ModelError
-from elkit.io import MANIFEST_NAME, read_manifest, write_manifest
+from elkit.io import MANIFEST_NAME, pack_files, read_manifest, unpack_files, write_manifest
 from elkit.pipeline.component import Component
 from elkit.registry import factories, tokenizers
 from elkit.threads import set_threads, worker_threads
@@ -22,6 +23,8 @@ __all__ = ["Pipeline"]
 
 _CONFIG_NAME = "config.toml"
 _TOKENIZER_DIR = "tokenizer"
+_CONFIG_BYTES = "config.json"
+_COMPONENT_PREFIX = "component/"
 
 
 class Pipeline:
@@ -334,6 +337,35 @@ class Pipeline:
             if not (directory / name).is_dir():
                 raise ModelError(f"{directory}: missing the folder of component {name!r}")
             component.from_disk(directory / name)
+        return nlp
+
+    def to_bytes(self) -> bytes:
+        """The whole pipeline as bytes: its config and each component's ``to_bytes`` (see :meth:`from_bytes`)."""
+        files = {_CONFIG_BYTES: json.dumps(self.config.to_dict()).encode("utf-8")}
+        files.update({f"{_COMPONENT_PREFIX}{name}": component.to_bytes() for name, component in self._components})
+        return pack_files(files)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Pipeline:
+        """Rebuild a pipeline from :meth:`to_bytes` output: its config, then each component's state.
+
+        Raises:
+            ModelError: The bytes are not a pipeline's, or miss a component.
+            ConfigError: Its config names an unknown factory (import or ``--code`` the module that registers it).
+        """
+        files = unpack_files(data, "a pipeline (Pipeline.to_bytes)")
+        if _CONFIG_BYTES not in files:
+            raise ModelError("these bytes are not a pipeline's (no config); make them with Pipeline.to_bytes()")
+        try:
+            config = json.loads(files[_CONFIG_BYTES].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ModelError(f"the pipeline's config in these bytes is damaged: {error}") from None
+        nlp = cls.from_config(config)
+        for name, component in nlp._components:
+            state = files.get(f"{_COMPONENT_PREFIX}{name}")
+            if state is None:
+                raise ModelError(f"these pipeline bytes miss the state of component {name!r}")
+            component.from_bytes(state)
         return nlp
 
     def __repr__(self) -> str:

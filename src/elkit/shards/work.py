@@ -48,6 +48,8 @@ class ShardJob(Settings):
         batch_size: Documents per batch.
         threads: Torch threads per worker (None: every core for the local engine, one per Ray worker).
         lenient: Skip and count bad input records instead of failing the shard.
+        code: Python files each worker imports before it builds the pipeline (they register custom
+            components; on a cluster, paths every node sees).
     """
 
     mode: Literal["apply", "link"] = "link"
@@ -63,6 +65,7 @@ class ShardJob(Settings):
     batch_size: int = pydantic.Field(64, ge=1)
     threads: int | None = pydantic.Field(None, ge=1)
     lenient: bool = False
+    code: list[PathText] = []
 
     @pydantic.model_validator(mode="after")
     def _check_sources(self) -> ShardJob:
@@ -85,7 +88,10 @@ class ShardJob(Settings):
         from elkit.linking import is_linker
         from elkit.linking.builder import create_simple
         from elkit.packaging import load
+        from elkit.registry import import_code
 
+        for path in self.code:
+            import_code(path)
         if self.model is not None:
             nlp = load(self.model)
             if self.mode == "apply":
