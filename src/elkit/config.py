@@ -72,6 +72,7 @@ class TrainingConfig(pydantic.BaseModel):
     threads: int = pydantic.Field(default=0, ge=0)
     eval_batch_size: int = pydantic.Field(default=256, gt=0)
     held_out_share: float = pydantic.Field(default=0.1, ge=0.0, lt=1.0)
+    rehearse_batch: int = pydantic.Field(default=16, gt=0)
 
 
 class PipelineConfig(pydantic.BaseModel):

@@ -85,6 +85,36 @@ def test_train_continues_from_a_base_model_with_a_new_label(corpus, tmp_path):
     assert "PRODUCT" in nlp.get_pipe("ner").labels
 
 
+def test_training_from_a_base_never_ends_below_it_and_rehearses(corpus, tmp_path, capsys):
+    path, config = corpus
+    docs = list(read_corpus(path))
+    train(config, docs, docs, tmp_path / "base")
+    base_score = json.loads((tmp_path / "base" / "training.json").read_text())["best_score"]
+    wrong = []  # five documents whose every entity carries a wrong label: training on them alone hurts
+    for doc in docs[:5]:
+        copy = Doc.from_words(doc.words)
+        copy.ents = [span.replace(doc=copy, label="MISC") for span in doc.ents]
+        wrong.append(copy)
+    nlp, result = train(config, wrong, docs, tmp_path / "worse", base_model=tmp_path / "base" / "model-best")
+    assert result.history[0]["step"] == 0 and result.history[0]["base"]
+    assert result.history[0]["ents_f"] == pytest.approx(base_score)
+    assert result.best_score >= base_score and min(record["ents_f"] for record in result.history) < base_score
+    text = "Tim Cook runs Apple from Cupertino ."
+    base = load(tmp_path / "base" / "model-best")
+    assert [(span.text, span.label) for span in nlp(text).ents] == [(span.text, span.label) for span in base(text).ents]
+    texts = tmp_path / "raw.txt"
+    texts.write_text("\n".join(text for text, _ in SENTENCES) + "\n", encoding="utf-8")
+    code = main(["train", str(config), "--train", str(path), "--dev", str(path), "--output", str(tmp_path / "cli"),
+                 "--base-model", str(tmp_path / "base" / "model-best"), "--rehearse", str(texts)])
+    assert code == 0
+    history = json.loads((tmp_path / "cli" / "training.json").read_text())["history"]
+    assert history[0]["base"] and any("rehearse_ner" in record["losses"] for record in history[1:])
+    assert "base model: dev F1" in capsys.readouterr().err
+    code = main(["train", str(config), "--train", str(path), "--dev", str(path), "--output", str(tmp_path / "x"),
+                 "--rehearse", str(texts)])
+    assert code != 0 and "--base-model" in capsys.readouterr().err
+
+
 def test_split_sentences_keeps_entities_and_rejects_crossing_ones():
     doc = Doc.from_words("Paris is nice . Berlin too .".split())
     doc.set_sentence_starts([0, 4])

@@ -17,7 +17,7 @@ from elkit.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from elkit.annotate import Store
 
-__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "read_docs", "split_names",
+__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "raw_docs", "read_docs", "split_names",
            "take_code_options"]
 
 DB_HELP = "Database: a SQLAlchemy URL or SQLite file (default $ELKIT_DATABASE, else $ELKIT_HOME/elkit.db)."
@@ -96,6 +96,37 @@ def read_docs(path: Path, format: str | None, lenient: bool) -> list[Doc]:
         typer.echo(f"{path}: skipped {report.skipped_count:,} bad records", err=True)
     if not docs:
         raise DataError(f"{path}: no documents")
+    return docs
+
+
+def raw_docs(path: Path, lenient: bool) -> list[Doc]:
+    """Documents of a text file (.txt, one text a line, or JSONL with "text") or of any corpus, with sentences.
+
+    Raises:
+        DataError: The file has no documents (or, strict, a bad record).
+    """
+    from elkit.corpora.formats import detect_format
+    from elkit.corpora.texts import read_texts
+    from elkit.errors import FormatError
+    from elkit.tokenize import Tokenizer
+    from elkit.tokenize.sentences import split_sentences
+
+    try:
+        corpus_format: str | None = detect_format(path)
+    except FormatError:
+        corpus_format = None
+    if corpus_format is not None:  # a corpus, or JSONL tasks (a task may be just {"text": ...})
+        docs = read_docs(path, corpus_format, lenient)
+    else:
+        report = ReadReport()
+        tokenizer = Tokenizer()
+        docs = [tokenizer(text) for text, _ in read_texts(path, on_error="skip" if lenient else "raise",
+                                                          report=report)]
+        if not docs:
+            raise DataError(f"{path}: no texts")
+    for doc in docs:
+        if not doc.has_sentences and len(doc):
+            doc.set_sentence_starts(split_sentences(doc))
     return docs
 
 

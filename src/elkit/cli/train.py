@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from elkit.cli.app import error_console
-from elkit.cli.common import parse_overrides, read_docs
+from elkit.cli.common import parse_overrides, raw_docs, read_docs
 from elkit.cli.material import training_material
 from elkit.doc import Doc
 from elkit.errors import DataError
@@ -29,7 +29,11 @@ def train_command(
                                          "NER keeps its best model on it; the entity linker only reports it, "
                                          "choosing on held-out training documents."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last, training.json."),
-    base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline."),
+    base_model: Path | None = typer.Option(None, "--base-model", help="Continue from this trained pipeline; it is "
+                                           "scored on dev first and stays model-best unless a step beats it."),
+    rehearse: Path | None = typer.Option(None, "--rehearse", help="With --base-model: raw texts (.txt, one a line, "
+                                         "JSONL with 'text', or any corpus; labels ignored) to rehearse the base "
+                                         "model's own predictions on after every step, against forgetting."),
     format: str | None = typer.Option(None, "--format", help="Corpus format (detected when left out)."),
     override: list[str] = typer.Option([], "--set", help="Config override, e.g. --set training.max_epochs=5"),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
@@ -68,7 +72,9 @@ def train_command(
             if f"dev_{key}" in record:
                 typer.echo(f"{key}: {record[f'dev_{key}']:.4f}")
         return
-    _, result = train(settings, train_docs, dev_docs, output, console=error_console, base_model=base_model)
+    rehearse_docs = raw_docs(rehearse, lenient) if rehearse is not None else None
+    _, result = train(settings, train_docs, dev_docs, output, console=error_console, base_model=base_model,
+                      rehearse_docs=rehearse_docs)
     best = max(result.history, key=lambda record: record["ents_f"])
     typer.echo(f"best model: {output / 'model-best'} (step {result.best_step:,})")
     typer.echo(f"training time: {result.seconds / 60:.1f} min, {result.steps:,} steps")

@@ -146,6 +146,7 @@ def train(
     console: Console | None = None,
     overrides: dict[str, Any] | None = None,
     base_model: str | Path | None = None,
+    rehearse_docs: Sequence[Doc] | None = None,
 ) -> tuple[Pipeline, TrainResult]:
     """Train the pipeline's trainable components and keep the best model on dev.
 
@@ -157,6 +158,10 @@ def train(
         console: Where progress goes (stderr by default).
         overrides: Dotted config keys to set (only when ``config`` is a path).
         base_model: Start from this trained pipeline instead of fresh weights (its components keep their labels).
+            The base is scored on dev first and stays ``model-best`` unless a step beats it.
+        rehearse_docs: With `base_model`: raw documents (their annotation is ignored); after every step, each
+            component takes one step towards the base model's own predictions on ``[training] rehearse_batch`` of
+            them (pseudo-rehearsal), so that what the base knew is not forgotten.
 
     Returns:
         The best pipeline (loaded back from ``model-best`` when saved) and the run's record.
@@ -188,13 +193,18 @@ def train(
     trainable = [name for name, component in nlp.components if hasattr(component, "update")]
     if not trainable:
         raise ConfigError("the config has no trainable component (such as elkit.SpanNER.v1) to train")
+    if rehearse_docs is not None and base_model is None:
+        raise ConfigError("rehearsal keeps what a base model knows: give --base-model with --rehearse")
     if base_model is None:
         nlp.initialize(lambda: units)
     else:
         for name in trainable:
             component = nlp.get_pipe(name)
+            if rehearse_docs is not None and hasattr(component, "begin_rehearsal"):
+                component.begin_rehearsal()  # the teacher: the base, before it learns new labels
             for label in sorted(set().union(*(_labels(unit) for unit in units))):
                 component.add_label(label)  # type: ignore[attr-defined]
+    pool = [piece for doc in rehearse_docs or () for piece in split_sentences(doc)]
     optimizers = {name: nlp.get_pipe(name).make_optimizer() for name in trainable}  # type: ignore[attr-defined]
     rng = random.Random(settings.seed)
     steps_per_epoch = len(_batches(units, settings.batch_words, random.Random(0)))
@@ -212,6 +222,14 @@ def train(
         f"training {', '.join(trainable)}: {len(units):,} {settings.unit}s, {sum(map(_length, units)):,} words, "
         f"~{steps_per_epoch:,} steps per epoch, {total_steps:,} steps at most; dev: {len(dev_docs):,} documents"
     )
+    if base_model is not None:
+        record = _evaluate(nlp, dev_docs, settings, 0, 0, {})
+        record["base"] = True
+        result.history.append(record)
+        result.best_score, result.best_step = record["ents_f"], 0
+        if output_path is not None:
+            _save(nlp, output_path / "model-best")
+        console.print(f"base model: dev F1 {record['ents_f']:.4f}; it stays model-best unless a step beats it")
     with progress_bar(console, status=True, transient=False) as progress:
         task = progress.add_task("training", total=total_steps, status="")
         epoch = 0
@@ -220,6 +238,12 @@ def train(
                 for name in trainable:
                     nlp.get_pipe(name).update(  # type: ignore[attr-defined]
                         batch, drop=settings.dropout, sgd=optimizers[name], losses=losses)
+                if pool:
+                    sample = rng.sample(pool, min(settings.rehearse_batch, len(pool)))
+                    for name in trainable:
+                        component = nlp.get_pipe(name)
+                        if hasattr(component, "rehearse"):
+                            component.rehearse(sample, drop=settings.dropout, sgd=optimizers[name], losses=losses)
                 for scheduler in schedulers:
                     scheduler.step()
                 step += 1
