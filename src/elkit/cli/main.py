@@ -9,13 +9,13 @@ from typing import Any
 
 import typer
 
-from elkit.cli import annotate, corpus, kb, link, package, run, train
-from elkit.cli.app import app, kb_app, state, vectors_app
+from elkit.cli import annotate, corpus, kb, link, package, run, setup, train
+from elkit.cli.app import app, init_app, kb_app, state, vectors_app
 from elkit.cli.common import take_code_options
 from elkit.errors import ElkitError
 from elkit.registry import import_code
 
-__all__ = ["COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "INIT_COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
 
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("annotate", annotate.annotate),
@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("apply", run.apply),
     ("train", train.train_command),
     ("evaluate", train.evaluate),
+    ("info", setup.info),
 )
 """The ``elkit`` commands, in the order ``elkit --help`` lists them."""
 
@@ -45,6 +46,9 @@ KB_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
 VECTORS_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("distill", train.distill),)
 """The ``elkit vectors`` commands."""
 
+INIT_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("config", setup.init_config),)
+"""The ``elkit init`` commands."""
+
 
 def _register() -> None:
     for name, command in COMMANDS:
@@ -53,8 +57,11 @@ def _register() -> None:
         kb_app.command(name)(command)
     for name, command in VECTORS_COMMANDS:
         vectors_app.command(name)(command)
+    for name, command in INIT_COMMANDS:
+        init_app.command(name)(command)
     app.add_typer(kb_app, name="kb")
     app.add_typer(vectors_app, name="vectors")
+    app.add_typer(init_app, name="init")
 
 
 _register()

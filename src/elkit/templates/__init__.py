@@ -1,0 +1,1 @@
+"""Commented config files that ``elkit init config`` writes."""
