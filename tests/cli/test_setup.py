@@ -44,3 +44,34 @@ def test_init_config_writes_configs_that_train(tmp_path, capsys):
     assert main(["init", "config", str(target), "--pipeline", "linker"]) != 0  # exists: --force replaces it
     assert main(["init", "config", str(tmp_path / "x.toml"), "--pipeline", "ner,linker"]) != 0
     assert "create_simple" in capsys.readouterr().err
+
+
+def test_debug_data_reports_what_would_hurt_training(tmp_path, capsys):
+    config = tmp_path / "ner.toml"
+    assert main(["init", "config", str(config), "--pipeline", "ner"]) == 0
+    train_file = tmp_path / "train.conll"
+    train_file.write_text(conll_text(), encoding="utf-8")
+    assert main(["debug", "data", str(config), "--train", str(train_file), "--dev", str(train_file)]) == 1
+    shown = capsys.readouterr().out
+    assert "dev documents also appear in train" in shown and "entities per label" in shown
+    dev = tmp_path / "dev.jsonl"
+    records = [{"text": "Ada Lovelace met Charles Babbage", "spans": [{"start": 0, "end": 12, "label": "PER"},
+                                                                        {"start": 17, "end": 32, "label": "PERSON"}]}]
+    dev.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    assert main(["debug", "data", str(config), "--train", str(train_file), "--dev", str(dev), "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert found["only_in_dev"] == ["PERSON"] and found["shared_texts"] == 0
+    assert found["train"]["labels"] == {"LOC": 5, "ORG": 5, "PER": 3} and found["dev"]["entities"] == 2
+    assert found["problems"] == ["dev has labels training never shows: PERSON"]
+
+
+def test_check_data_finds_crossing_long_and_unknown():
+    from elkit.corpora.checks import check_data
+    from elkit.doc import Doc
+
+    doc = Doc.from_words("Paris is big . Berlin Wall fell down on that day".split())
+    doc.set_sentence_starts([0, 4])
+    doc.ents = [doc.span(2, 5, "LOC", "Q1"), doc.span(5, 10, "EVENT", "NIL")]
+    found = check_data([doc], [doc], max_width=4, known_id=lambda entity_id: entity_id != "Q1")
+    assert found.train.crossing == 1 and found.train.too_long == 1 and found.train.unknown_ids == 1
+    assert found.train.nil == 1 and found.train.examples["crossing"] == ["document 1: 'big . Berlin' (LOC)"]

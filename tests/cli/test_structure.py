@@ -5,10 +5,10 @@ import importlib
 from pathlib import Path
 
 import elkit.cli
-from elkit.cli.main import COMMANDS, INIT_COMMANDS, KB_COMMANDS, VECTORS_COMMANDS, main
+from elkit.cli.main import COMMANDS, DEBUG_COMMANDS, INIT_COMMANDS, KB_COMMANDS, VECTORS_COMMANDS, main
 
 CLI = Path(elkit.cli.__file__).parent
-COMMAND_MODULES = ("annotate", "corpus", "kb", "link", "package", "run", "setup", "train")
+COMMAND_MODULES = ("annotate", "corpus", "debug", "kb", "link", "package", "run", "setup", "train")
 
 
 def cli_imports(name: str) -> set[str]:
@@ -45,7 +45,8 @@ def test_command_modules_register_nothing_themselves():
 
 
 def test_every_public_command_function_is_registered():
-    registered = {function for _, function in COMMANDS + KB_COMMANDS + VECTORS_COMMANDS + INIT_COMMANDS}
+    registered = {function for _, function in COMMANDS + KB_COMMANDS + VECTORS_COMMANDS + INIT_COMMANDS
+                  + DEBUG_COMMANDS}
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"elkit.cli.{name}")
         assert {getattr(module, public) for public in module.__all__} <= registered, name

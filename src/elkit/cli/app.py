@@ -13,7 +13,7 @@ from rich.console import Console
 
 from elkit import __version__
 
-__all__ = ["app", "error_console", "init_app", "kb_app", "state", "vectors_app"]
+__all__ = ["app", "debug_app", "error_console", "init_app", "kb_app", "state", "vectors_app"]
 
 app = typer.Typer(
     name="elkit",
@@ -25,6 +25,7 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Build, inspect, embed and query knowledge bases.", no_args_is_help=True)
 vectors_app = typer.Typer(help="Static word vectors for the fast encoder.", no_args_is_help=True)
 init_app = typer.Typer(help="Start a project: a commented config to train from.", no_args_is_help=True)
+debug_app = typer.Typer(help="Check training data before training.", no_args_is_help=True)
 error_console = Console(stderr=True)
 state: dict[str, Any] = {"verbose": False, "code": []}
 """Global options of the current run (``--verbose``; the ``--code`` files, imported before parsing)."""

@@ -9,13 +9,13 @@ from typing import Any
 
 import typer
 
-from elkit.cli import annotate, corpus, kb, link, package, run, setup, train
-from elkit.cli.app import app, init_app, kb_app, state, vectors_app
+from elkit.cli import annotate, corpus, debug, kb, link, package, run, setup, train
+from elkit.cli.app import app, debug_app, init_app, kb_app, state, vectors_app
 from elkit.cli.common import take_code_options
 from elkit.errors import ElkitError
 from elkit.registry import import_code
 
-__all__ = ["COMMANDS", "INIT_COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "DEBUG_COMMANDS", "INIT_COMMANDS", "KB_COMMANDS", "VECTORS_COMMANDS", "app", "main"]
 
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("annotate", annotate.annotate),
@@ -49,6 +49,9 @@ VECTORS_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("distill", trai
 INIT_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("config", setup.init_config),)
 """The ``elkit init`` commands."""
 
+DEBUG_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (("data", debug.debug_data),)
+"""The ``elkit debug`` commands."""
+
 
 def _register() -> None:
     for name, command in COMMANDS:
@@ -59,9 +62,12 @@ def _register() -> None:
         vectors_app.command(name)(command)
     for name, command in INIT_COMMANDS:
         init_app.command(name)(command)
+    for name, command in DEBUG_COMMANDS:
+        debug_app.command(name)(command)
     app.add_typer(kb_app, name="kb")
     app.add_typer(vectors_app, name="vectors")
     app.add_typer(init_app, name="init")
+    app.add_typer(debug_app, name="debug")
 
 
 _register()
