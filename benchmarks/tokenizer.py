@@ -1,9 +1,16 @@
-"""Compare elkit's tokenizer with spaCy's blank English tokenizer on the CoNLL-2003 validation documents.
+"""Compare elkit's tokenizer with spaCy's blank tokenizers: CoNLL-2003 valid in English, then seven languages.
 
 Each CoNLL document is re-joined into one text (tokens joined by single spaces, sentences by newlines). Both
 tokenizers run over all texts in the same process, interleaved, with one warm-up pass each; the best of the
-timed repetitions counts. The last line printed is ``tokenizer_speed_ratio_vs_spacy: X`` where X is elkit's
-tokens per second divided by spaCy's.
+timed repetitions counts.
+
+Then, for en, de, fr, it, es, zh and ja, elkit's tokenizer with that ``lang`` against ``spacy.blank(lang)`` on the
+sentences of benchmarks/language_texts.py (written for this benchmark), each repeated 200 times: boundary
+agreement (F1 of token boundary offsets) and the speed ratio. spaCy's Japanese needs SudachiPy; without it the
+row says so. Chinese in spaCy splits into characters by default, as elkit does.
+
+Last lines: ``tokenizer_boundary_agreement_LANG`` and ``tokenizer_speed_ratio_LANG`` per language, then
+``tokenizer_speed_ratio_vs_spacy`` (CoNLL, English).
 
 Run it from the project root::
 
@@ -61,11 +68,54 @@ def time_run(tokenize: Callable[[str], object], texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def boundaries(offsets: list[tuple[int, int]]) -> set[int]:
+    """Every token start and end offset."""
+    return {offset for span in offsets for offset in span}
+
+
+def compare_languages(repeats: int) -> list[str]:
+    """Per language: agreement with spacy.blank(lang) and the speed ratio; returns the headline lines."""
+    import spacy
+
+    from language_texts import TEXTS
+
+    lines: list[str] = []
+    print(f"\n{'lang':<6}{'agreement':>10}{'elkit tok/s':>14}{'spaCy tok/s':>14}{'ratio':>8}  differences")
+    for lang, sentences in TEXTS.items():
+        texts = sentences * 200
+        tokenizer = Tokenizer(lang=lang)
+        try:
+            nlp = spacy.blank(lang)
+            nlp.make_doc(sentences[0])
+        except Exception as error:  # spaCy's ja needs SudachiPy, which this machine may lack
+            print(f"{lang:<6}{'':>10}  spaCy blank({lang!r}) cannot run here: {type(error).__name__}: {error}")
+            continue
+        mine = [list(zip(*tokenizer.tokenize_offsets(text), strict=True)) for text in sentences]
+        theirs = [[(token.idx, token.idx + len(token.text)) for token in nlp.make_doc(text) if not token.is_space]
+                  for text in sentences]
+        shared = sum(len(boundaries(a) & boundaries(b)) for a, b in zip(mine, theirs, strict=True))
+        total = sum(len(boundaries(a)) + len(boundaries(b)) for a, b in zip(mine, theirs, strict=True))
+        agreement = 2 * shared / total
+        different = [text[start:end] for text, spans, other in zip(sentences, mine, theirs, strict=True)
+                     for start, end in spans if (start, end) not in set(other)]
+        elkit_tokens = sum(len(tokenizer(text)) for text in texts)
+        spacy_tokens = sum(len(nlp.make_doc(text)) for text in texts)
+        elkit_best = min(time_run(tokenizer, texts) for _ in range(repeats))
+        spacy_best = min(time_run(nlp.make_doc, texts) for _ in range(repeats))
+        ratio = (elkit_tokens / elkit_best) / (spacy_tokens / spacy_best)
+        print(f"{lang:<6}{agreement:>10.4f}{elkit_tokens / elkit_best:>14,.0f}{spacy_tokens / spacy_best:>14,.0f}"
+              f"{ratio:>8.2f}  {', '.join(repr(token) for token in different[:6])}")
+        lines += [f"tokenizer_boundary_agreement_{lang}: {agreement:.4f}", f"tokenizer_speed_ratio_{lang}: {ratio:.2f}"]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CoNLL-2003 file (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per tokenizer")
+    parser.add_argument("--no-languages", action="store_true", help="only the CoNLL comparison")
     arguments = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
     import spacy
 
@@ -147,6 +197,10 @@ def main() -> None:
         f"spaCy token boundaries that are elkit boundaries: {shared_boundaries}/{spacy_boundaries} "
         f"({shared_boundaries / max(spacy_boundaries, 1):.4f})"
     )
+    headlines = [] if arguments.no_languages else compare_languages(arguments.repeats)
+    print()
+    for line in headlines:
+        print(line)
     print(f"tokenizer_speed_ratio_vs_spacy: {elkit_speed / spacy_speed:.2f}")
 
 

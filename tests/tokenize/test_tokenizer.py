@@ -152,9 +152,14 @@ CASES = [
     ("Zürich, São Paulo.", ["Zürich", ",", "São", "Paulo", "."]),
     ("Москва.", ["Москва", "."]),
     ("नमस्ते दुनिया", ["नमस्ते", "दुनिया"]),
-    ("東京都", ["東京都"]),
-    ("東京に行きました。大阪も好きです！", ["東京に行きました", "。", "大阪も好きです", "！"]),
-    ("(東京)", ["(", "東京", ")"]),
+    # CJK: every character a token, so that any character boundary can be a span boundary
+    ("東京都", ["東", "京", "都"]),
+    ("東京に行きました。大阪も好きです！", ["東", "京", "に", "行", "き", "ま", "し", "た", "。", "大", "阪", "も",
+                                         "好", "き", "で", "す", "！"]),
+    ("(東京)", ["(", "東", "京", ")"]),
+    ("我爱北京天安门", ["我", "爱", "北", "京", "天", "安", "门"]),
+    ("Apple公司2026年", ["Apple", "公", "司", "2026", "年"]),
+    ("서울특별시", ["서울특별시"]),  # Korean puts spaces between words: kept whole
     # whitespace
     ("", []),
     ("   ", []),
@@ -293,10 +298,10 @@ def test_add_special_case_clears_cache():
 def test_settings_round_trip():
     tokenizer = Tokenizer(special_cases={"gonna": ["gon", "na"]})
     data = tokenizer.to_dict()
-    assert data == {"special_cases": {"gonna": ["gon", "na"]}}
+    assert data == {"special_cases": {"gonna": ["gon", "na"]}, "lang": "en"}
     restored = tokenizers.make("elkit.Tokenizer.v1", data)
     assert words(restored, "gonna go") == ["gon", "na", "go"]
-    assert tokenizers.make("elkit.Tokenizer.v1", {}).to_dict() == {"special_cases": {}}
+    assert tokenizers.make("elkit.Tokenizer.v1", {}).to_dict() == {"special_cases": {}, "lang": "en"}
     assert tokenizers.settings_model("elkit.Tokenizer.v1") is TokenizerSettings
     assert Tokenizer(TokenizerSettings(special_cases={"gonna": ["gon", "na"]})).to_dict() == data
     with pytest.raises(ConfigError, match="prefixes"):
@@ -311,7 +316,7 @@ def test_added_special_cases_are_settings():
     tokenizer = Tokenizer()
     tokenizer.add_special_case("gonna", ["gon", "na"])
     assert tokenizer.settings.special_cases == {"gonna": ["gon", "na"]}
-    assert tokenizer.to_dict() == {"special_cases": {"gonna": ["gon", "na"]}}
+    assert tokenizer.to_dict() == {"special_cases": {"gonna": ["gon", "na"]}, "lang": "en"}
     with pytest.raises(ConfigError, match="do not join"):
         tokenizer.add_special_case("wanna", ["wan", "n"])
     assert tokenizer.special_cases == {"gonna": ["gon", "na"]}
@@ -383,3 +388,32 @@ def test_boundaries_always_respected(data, text):
         )
         at_text_edge = boundary in (0, len(text))
         assert boundary in edges or inside_whitespace or at_text_edge
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("fr", "Il est allé à l'Élysée.", ["Il", "est", "allé", "à", "l'", "Élysée", "."]),
+        ("fr", "qu'aujourd'hui (l’État) n'y va", ["qu'", "aujourd'hui", "(", "l’", "État", ")", "n'", "y", "va"]),
+        ("fr", "L'OTAN et quelqu'un", ["L'", "OTAN", "et", "quelqu'un"]),
+        ("it", "dell'Italia, c'è un'altra", ["dell'", "Italia", ",", "c'", "è", "un'", "altra"]),
+        ("ca", "l'Ajuntament d'Andorra", ["l'", "Ajuntament", "d'", "Andorra"]),
+        ("en", "l'Élysée and don't", ["l'Élysée", "and", "do", "n't"]),
+        ("fr", "don't", ["do", "n't"]),
+        ("de", "Donaudampfschifffahrtsgesellschaft in Köln", ["Donaudampfschifffahrtsgesellschaft", "in", "Köln"]),
+        ("zh", "我爱北京天安门。", ["我", "爱", "北", "京", "天", "安", "门", "。"]),
+        ("ja", "東京タワー", ["東", "京", "タ", "ワ", "ー"]),
+    ],
+)
+def test_language_rules(lang, text, expected):
+    assert words(Tokenizer(lang=lang), text) == expected
+
+
+def test_pipeline_lang_picks_the_rules():
+    from elkit.pipeline import Pipeline
+
+    nlp = Pipeline.from_config({"nlp": {"lang": "fr", "pipeline": []}})
+    assert nlp("l'Élysée").words == ["l'", "Élysée"]
+    assert Pipeline.from_config(nlp.config.to_dict())("l'Élysée").words == ["l'", "Élysée"]
+    with pytest.raises(ConfigError, match="lang"):
+        Tokenizer(lang="French!")

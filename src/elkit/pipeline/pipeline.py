@@ -45,7 +45,7 @@ class Pipeline:
         max_length: int = 1_000_000,
         tokenizer_factory: str = "elkit.Tokenizer.v1",
     ) -> None:
-        self.tokenizer = tokenizer or Tokenizer()
+        self.tokenizer = tokenizer or Tokenizer(lang=lang)
         self.lang = lang
         self.max_length = max_length
         self.tokenizer_factory = tokenizer_factory
@@ -66,7 +66,10 @@ class Pipeline:
         elif isinstance(config, dict):
             config = PipelineConfig.from_dict(config)
         tokenizer_section = config.nlp.tokenizer
-        tokenizer = tokenizers.make(tokenizer_section.factory, tokenizer_section.settings)
+        settings = dict(tokenizer_section.settings)
+        if tokenizer_section.factory == "elkit.Tokenizer.v1":
+            settings.setdefault("lang", config.nlp.lang)  # [nlp] lang picks the language's rules
+        tokenizer = tokenizers.make(tokenizer_section.factory, settings)
         nlp = cls(tokenizer, lang=config.nlp.lang, max_length=config.nlp.max_length,
                   tokenizer_factory=tokenizer_section.factory)
         for name in config.nlp.pipeline:

@@ -27,6 +27,7 @@ from elkit.doc.doc import Doc
 from elkit.errors import ConfigError, DataError
 from elkit.registry import tokenizers
 from elkit.settings import Settings, validate_settings
+from elkit.tokenize.languages import ELISIONS, cjk_lengths, elision_length, has_cjk
 from elkit.tokenize.splitting import split_chunk
 
 __all__ = ["Tokenizer", "TokenizerSettings"]
@@ -59,9 +60,13 @@ class TokenizerSettings(Settings):
     Attributes:
         special_cases: Whole chunks or token strings mapped to the tokens they split into, overriding the rules:
             ``{"gonna": ["gon", "na"], "C++": ["C++"]}``. The pieces must join to the key.
+        lang: The language (``[nlp] lang`` by default): "fr", "it" and "ca" split elided words ("l'" +
+            "Élysée"); CJK characters are tokens of their own in every language (see
+            :mod:`elkit.tokenize.languages`).
     """
 
     special_cases: dict[str, list[str]] = {}
+    lang: str = pydantic.Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")
 
     @pydantic.field_validator("special_cases")
     @classmethod
@@ -95,6 +100,7 @@ class Tokenizer:
             key: [len(piece) for piece in pieces] for key, pieces in self.settings.special_cases.items()
         }
         self._cache: dict[str, Plan] = {}
+        self._elides = self.settings.lang.split("-")[0] in ELISIONS
 
     # --- settings ------------------------------------------------------------------------------------------
 
@@ -227,8 +233,10 @@ class Tokenizer:
         return token_starts, token_ends
 
     def _plan(self, chunk: str) -> Plan:
-        """Split one chunk by the rules, cache the result and return it."""
+        """Split one chunk by the rules (and the language's, see `_language_lengths`), cache and return it."""
         lengths = split_chunk(chunk, self._special_lengths)
+        if chunk not in self._special_lengths and (self._elides or has_cjk(chunk)):
+            lengths = self._language_lengths(chunk, lengths)
         if len(lengths) == 1:
             plan = _SINGLE
         else:
@@ -240,6 +248,24 @@ class Tokenizer:
         cache[chunk] = plan
         return plan
 
+
+    def _language_lengths(self, chunk: str, lengths: list[int]) -> list[int]:
+        """Token lengths with CJK characters split apart and elided words split off (``lang``)."""
+        lang = self.settings.lang.split("-")[0]
+        result: list[int] = []
+        position = 0
+        for length in lengths:
+            piece = chunk[position: position + length]
+            position += length
+            offset = 0
+            for run, is_cjk in cjk_lengths(piece) if has_cjk(piece) else [(length, False)]:
+                text = piece[offset: offset + run]
+                offset += run
+                while not is_cjk and self._elides and 0 < (elided := elision_length(text, lang)) < len(text):
+                    result.append(elided)
+                    text = text[elided:]
+                result.append(len(text))
+        return result
 
     @staticmethod
     def _check_boundaries(text: str, boundaries: Iterable[int]) -> list[int]:
