@@ -110,7 +110,15 @@ def test_fuzzy_reads_a_bounded_number_of_postings(monkeypatch):
     compared.clear()
     found = index.fuzzy_keys("common entity name 1234", limit=5)
     assert index.tries["keys"].restore_key(found[0][0]) == "common entity name 1234" and found[0][1] == 1.0
-    assert len(compared) <= 64  # the default `verify`: only the best gram overlaps get a real similarity
+    # the one-edit index: only keys that share the query or one of its one-character deletions are compared
+    variants = {"common entity name 1234"[:position] + "common entity name 1234"[position + 1:]
+                for position in range(23)} | {"common entity name 1234"}
+    assert 1 < len(compared) < 200
+    assert all(({key} | {key[:position] + key[position + 1:] for position in range(len(key))}) & variants
+               for key in compared)
+    compared.clear()
+    found = index.fuzzy_keys("uncommon entity nane 12", limit=5)  # nothing within one edit: the 3-gram index
+    assert found and len(compared) <= 64  # the default `verify`: only the best gram overlaps get a real similarity
 
 
 def test_dense_finds_the_entity_with_the_same_text(kb):

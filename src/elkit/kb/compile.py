@@ -16,6 +16,7 @@ import numpy as np
 
 from elkit.errors import KBError
 from elkit.kb.aliashash import alias_hash_table
+from elkit.kb.deletions import deletion_index
 from elkit.kb.entity import Entity
 from elkit.kb.grams import bucket_bits_for, key_gram_buckets
 from elkit.kb.index import KBIndex
@@ -110,6 +111,8 @@ def compile_index(
     arrays = {name: np.ascontiguousarray(array, dtype=np.dtype(ARRAYS[name])) for name, array in arrays.items()}
     report(f"hashing {len(alias_trie):,} aliases for exact lookups")
     arrays.update(alias_hash_table(alias_trie))
+    report(f"indexing the one-character deletions of {len(key_trie):,} keys")
+    arrays.update(deletion_index(key_trie))
     manifest: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,

@@ -21,6 +21,7 @@ from elkit.doc import Candidate
 from elkit.errors import KBError
 from elkit.kb.aliashash import EMPTY as _EMPTY_SLOT
 from elkit.kb.aliashash import hash_bytes as _alias_hash
+from elkit.kb.deletions import variant_hashes
 from elkit.kb.entity import Entity
 from elkit.kb.grams import query_gram_buckets
 from elkit.kb.layout import FORMAT_NAME, FORMAT_VERSION, check_shapes, map_index_files, open_dense
@@ -222,14 +223,15 @@ class KBIndex:
         self, text: str, limit: int = 10, min_score: float = 0.0, budget: int | None = None, verify: int = 64,
         edits: int = 2,
     ) -> list[tuple[int, float]]:
-        """Find the normalised keys most similar to `text` through the 3-gram index (no scan of the KB).
+        """Find the normalised keys most similar to `text`, through indexes (never a scan of the KB).
 
-        A key within `edits` edits of the query lacks at most ``3 * edits`` of the query's grams, so it holds at
-        least one of the ``3 * edits + 1`` rarest ones: the postings of those grams (at most `budget` of them)
-        give the candidate keys. The ``4 * verify`` candidates found in most of them are then looked up in the
-        postings of the query's other grams (a binary search each, never a full read), and the `verify` keys
-        sharing the most grams (Dice over gram counts) are scored with a real string similarity. The work per
-        query depends on how rare the query's grams are, not on the size of the KB.
+        First the one-edit index (`elkit.kb.deletions`): every key within one edit of the query (a typo), however
+        common its letters. When there is none, the 3-gram index: a key within `edits` edits of the query lacks
+        at most ``3 * edits`` of the query's grams, so it holds at least one of the ``3 * edits + 1`` rarest ones:
+        the postings of those grams (at most `budget` of them) give the candidate keys. The ``4 * verify``
+        candidates found in most of them are then looked up in the postings of the query's other grams (a
+        binary search each, never a full read), and the `verify` keys sharing the most grams (Dice over gram
+        counts) are scored with a real string similarity.
 
         Args:
             text: The mention text (normalised here).
@@ -245,6 +247,11 @@ class KBIndex:
         query = self.normalizer(text)
         if not query:
             return []
+        near = self._one_edit_keys(query, 16 * verify)
+        if near.size:
+            found = self._most_similar(query, near, limit, min_score)
+            if found:
+                return found
         buckets = query_gram_buckets(query, self.gram_bits).astype(np.int64)
         offsets = self.arrays["gram_offsets"]
         starts, ends = offsets[buckets], offsets[buckets + 1]
@@ -284,6 +291,24 @@ class KBIndex:
         dice = 2.0 * overlaps / (len(buckets) + self.arrays["key_grams"][key_ids])
         if key_ids.size > verify:
             key_ids = key_ids[np.argpartition(-dice, verify - 1)[:verify]]
+        return self._most_similar(query, key_ids, limit, min_score)
+
+    def _one_edit_keys(self, query: str, most: int) -> np.ndarray:
+        """Key ids sharing the query or one of its one-character deletions (at most `most`; none without the index)."""
+        hashes = self.arrays.get("deletion_hashes")
+        variants = variant_hashes(query) if hashes is not None else None
+        if variants is None or not variants.size:
+            return np.zeros(0, dtype=np.int32)
+        lefts = np.searchsorted(hashes, variants, side="left").tolist()
+        rights = np.searchsorted(hashes, variants, side="right").tolist()
+        keys = self.arrays["deletion_keys"]
+        pieces = [keys[left:right] for left, right in zip(lefts, rights, strict=True) if right > left]
+        if not pieces:
+            return np.zeros(0, dtype=np.int32)
+        return np.unique(np.concatenate(pieces))[:most]
+
+    def _most_similar(self, query: str, key_ids: np.ndarray, limit: int, min_score: float) -> list[tuple[int, float]]:
+        """The `limit` keys among `key_ids` most similar to `query` (at least `min_score`), best first."""
         restore = self._keys.restore_key
         scored: list[tuple[int, float]] = []
         for key_id in key_ids.tolist():
@@ -296,8 +321,8 @@ class KBIndex:
 
     @property
     def default_fuzzy_budget(self) -> int:
-        """Postings read per fuzzy query by default: 1/16 of all postings, at least 16,384."""
-        return max(16_384, len(self.arrays["gram_keys"]) // 16)
+        """Postings read per fuzzy query by default: 1/64 of all postings, between 16,384 and 262,144."""
+        return min(262_144, max(16_384, len(self.arrays["gram_keys"]) // 64))
 
     # -- vectors -----------------------------------------------------------------------------------------
 

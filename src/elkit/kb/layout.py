@@ -15,6 +15,8 @@ Layout of a KB folder (format version 1)::
     alias_slots.u32        open-addressing hash table: xxh3-64 of an alias → its alias id (exact lookups without
                            a trie walk; KBs built before it have none and use the trie)
     alias_hashes.u64       the xxh3-64 of each alias id's text, to confirm a slot
+    deletion_hashes.u64    sorted hashes of every key and its one-character deletions (`elkit.kb.deletions`)
+    deletion_keys.i32      the key id of each deletion hash
     vectors.f16            entity vectors by row (optional)
     dense.usearch          approximate nearest-neighbour index over the vectors (optional)
 
@@ -82,7 +84,8 @@ ARRAYS: dict[str, str] = {
     "gram_offsets": "i8",
     "gram_keys": "i4",
 }
-OPTIONAL_ARRAYS: dict[str, str] = {"alias_slots": "u4", "alias_hashes": "u8"}
+OPTIONAL_ARRAYS: dict[str, str] = {"alias_slots": "u4", "alias_hashes": "u8", "deletion_hashes": "u8",
+                                   "deletion_keys": "i4"}
 """Arrays a KB may lack (it was built before they existed); lookups then take the slower path."""
 TRIES = ("entities", "other_ids", "aliases", "keys")
 BLOBS = ("records", "alias_ids")
@@ -265,6 +268,9 @@ def check_shapes(index: KBIndex, folder: Path) -> None:
             raise KBError(f"{folder}: {name} does not span its data (damaged KB)")
     if ("alias_slots" in arrays) != ("alias_hashes" in arrays):
         raise KBError(f"{folder}: alias_slots and alias_hashes come together; one is missing (damaged KB)")
+    if ("deletion_hashes" in arrays) != ("deletion_keys" in arrays) or (
+            "deletion_hashes" in arrays and len(arrays["deletion_hashes"]) != len(arrays["deletion_keys"])):
+        raise KBError(f"{folder}: deletion_hashes and deletion_keys do not match (damaged KB)")
     if "alias_hashes" in arrays:
         slots = len(arrays["alias_slots"])
         if len(arrays["alias_hashes"]) != index.alias_count or slots & (slots - 1) or slots <= index.alias_count:
