@@ -5,7 +5,10 @@ last name, places, organisations with suffixes and acronyms; aliases are surname
 case variants, so many are ambiguous), then, each in its own fresh process so memory figures are clean:
 
 1. elkit builds a disk KB from entities.jsonl + aliases.tsv (the same path as ``elkit kb build``);
-2. elkit opens it and measures resident memory after open, exact / fuzzy lookups per second on one core,
+2. elkit opens it and measures resident memory after open, exact lookups per second on one core (the first pass
+   over the queries pays the page faults of the memory-mapped files and is printed; the second, once the pages
+   are mapped, is compared with spaCy's in-memory KB), fuzzy lookups (typo'd aliases: one of the original alias's
+   entities in the top 10 is ``fuzzy_one_typo_recall_at_10``),
    and memory after 100k lookups; dense lookups per second on a usearch index over --dense-entities vectors
    (random unit vectors: the ANN search only, no encoder);
 3. spaCy 3.8 builds an InMemoryLookupKB from the same rows and runs the same exact lookups
@@ -180,6 +183,9 @@ def child_elkit(work: Path, query_count: int, dense_entities: int) -> dict:
     lookup = kb.get_alias_candidates
     started = time.perf_counter()
     found = sum(bool(lookup(alias)) for alias in queries)
+    exact_cold_s = time.perf_counter() - started  # the first pass pays the page faults of the mapped files
+    started = time.perf_counter()
+    found = sum(bool(lookup(alias)) for alias in queries)
     exact_s = time.perf_counter() - started
     after_lookups = rss_mb() - base
     started = time.perf_counter()
@@ -191,7 +197,8 @@ def child_elkit(work: Path, query_count: int, dense_entities: int) -> dict:
         fuzzy_asked += bool(targets)
         fuzzy_found += bool(targets & {candidate.entity_id for candidate in candidates})
     return {"open_s": open_s, "rss_after_open_mb": after_open, "rss_after_lookups_mb": after_lookups,
-            "exact_qps": len(queries) / exact_s, "exact_hit_rate": found / len(queries),
+            "exact_qps": len(queries) / exact_s, "exact_cold_qps": len(queries) / exact_cold_s,
+            "exact_hit_rate": found / len(queries),
             "fuzzy_qps": len(fuzzy_queries) / fuzzy_s, "fuzzy_found_name_rate": fuzzy_found / max(fuzzy_asked, 1),
             **child_dense(work, dense_entities)}
 
@@ -299,7 +306,7 @@ def main() -> None:
           f"{build.get('size_mb', 0):,.0f} MB on disk")
     print(f"  elkit open {elkit['open_s'] * 1000:.1f} ms, RSS +{elkit['rss_after_open_mb']:.1f} MB after open, "
           f"+{elkit['rss_after_lookups_mb']:.1f} MB after {arguments.queries:,} lookups")
-    print(f"  elkit exact {elkit['exact_qps']:,.0f}/s (hits {elkit['exact_hit_rate']:.0%}), fuzzy "
+    print(f"  elkit exact {elkit['exact_qps']:,.0f}/s once mapped (hits {elkit['exact_hit_rate']:.0%}), fuzzy "
           f"{elkit['fuzzy_qps']:,.0f}/s (typo'd alias: an entity of the alias in top 10 "
           f"{elkit['fuzzy_found_name_rate']:.0%}),"
           f" dense {elkit['dense_qps']:,.0f}/s over {elkit['dense_entities']:,} vectors")
@@ -311,6 +318,8 @@ def main() -> None:
               f"{spacy['peak_rss_mb']:,.0f} MB), exact {spacy['exact_qps']:,.0f}/s "
               f"(hits {spacy['exact_hit_rate']:.0%})")
         ratio = elkit["exact_qps"] / spacy["exact_qps"]
+        print(f"  exact lookups in the first pass after open (page faults of the mapped files included): "
+              f"{elkit['exact_cold_qps']:,.0f}/s, {elkit['exact_cold_qps'] / spacy['exact_qps']:.2f} of spaCy's")
         print(f"  build_time_ratio_vs_spacy: {build['build_s'] / spacy['build_s']:.2f}")
         print(f"  memory_ratio_vs_spacy (elkit RSS after lookups / spaCy RSS): "
               f"{elkit['rss_after_lookups_mb'] / spacy['rss_mb']:.3f}")
