@@ -28,7 +28,7 @@ from elkit.tokenize import Tokenizer
 
 __all__ = ["create_simple", "default_cache_dir", "kb_labels", "kb_patterns", "self_training_docs"]
 
-_BUILDER_VERSION = "5"
+_BUILDER_VERSION = "6"  # 6: KBs with the exact-alias hash table and the one-edit index
 _MAX_PATTERN_ALIASES = 2_000_000
 
 
