@@ -114,6 +114,7 @@ def main() -> int:
     results: dict[str, dict[int, float]] = {}
     if "default" in systems:
         nlp = create_simple(kb=kb)
+        nlp.max_length = max(nlp.max_length, 2 * sizes[-1])  # as a spaCy user raises nlp.max_length
         results["default"] = measure("default", lambda doc: nlp(doc.text), docs, warm)
     if "trained" in systems:
         linker = trained_linker(args.cache, kb_folder, train)
