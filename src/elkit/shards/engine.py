@@ -150,7 +150,13 @@ def run_shards(
         else:
             pending.append(shard)
     report = on_shard or (lambda summary: None)
-    if engine == "local":
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"unknown engine {engine!r}; use 'local' or 'ray'")
+    if engine == "ray":
+        for summary in _run_on_ray(job, pending, folder, workers, address, retries):
+            summaries[Path(summary.shard)] = summary
+            report(summary)
+    elif pending:  # the local engine builds the pipeline only when there is something left to do
         if job.threads is not None:
             set_threads(job.threads)
         pipeline = nlp if nlp is not None else job.load(show_progress=True)
@@ -158,12 +164,6 @@ def run_shards(
         for shard in pending:
             summaries[shard] = _attempt(pipeline, kb, job, shard, folder, retries)
             report(summaries[shard])
-    elif engine == "ray":
-        for summary in _run_on_ray(job, pending, folder, workers, address, retries):
-            summaries[Path(summary.shard)] = summary
-            report(summary)
-    else:
-        raise ConfigError(f"unknown engine {engine!r}; use 'local' or 'ray'")
     remove_partial(folder)
     return RunSummary([summaries[shard] for shard in shards], time.perf_counter() - started)
 
