@@ -119,7 +119,10 @@ def test_in_memory_kb_round_trips_through_disk(tmp_path):
     assert loaded.resolve("enwiki:Paris") == "Q90"
 
 
-def test_verify_passes_on_a_fresh_kb_and_finds_damage_past_the_fingerprint(tmp_path):
+def test_verify_passes_on_a_fresh_kb_and_finds_damage_past_the_fingerprint(tmp_path, monkeypatch):
+    from elkit.kb import layout
+
+    monkeypatch.setattr(layout, "FULL_CHECK_BYTES", 0)  # as for big files: open() checks only their ends
     builder = KBBuilder()
     for number in range(400):
         builder.add_entity(Entity(f"E{number}", f"entity number {number}", "a description " * 4), [f"alias {number}"])
@@ -352,3 +355,31 @@ def test_a_kb_without_the_hash_table_still_opens_and_finds_aliases(tmp_path, kb_
     (kb_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(KBError, match="come together"):
         open_kb(kb_folder)
+
+
+def test_same_size_damage_is_found_at_open_or_at_first_read(tmp_path, monkeypatch):
+    import numpy as np
+
+    from elkit.kb import layout
+
+    builder = KBBuilder()
+    for number in range(3000):
+        builder.add_entity(Entity(f"E{number}", f"entity number {number}"), [f"alias {number}"])
+    builder.build(tmp_path / "kb")
+    priors = tmp_path / "kb" / "alias_priors.f64"
+    data = bytearray(priors.read_bytes())
+    assert len(data) > 3 * 4096  # the damage below is past the fingerprinted ends
+    middle = len(data) // 16 * 8
+    data[middle: middle + 8] = np.array([np.nan]).tobytes()  # one prior overwritten in place
+    priors.write_bytes(bytes(data))
+    with pytest.raises(KBError, match="alias_priors.f64: contents do not match the manifest's checksum"):
+        open_kb(tmp_path / "kb")  # a small file: its whole checksum is checked on open
+    monkeypatch.setattr(layout, "FULL_CHECK_BYTES", 0)  # a big file: only its ends are checked on open
+    kb = open_kb(tmp_path / "kb")
+    errors = []
+    for alias in kb.aliases():
+        try:
+            kb.get_alias_candidates(alias)
+        except KBError as error:
+            errors.append(str(error))
+    assert len(errors) == 1 and "alias_priors.f64: the prior of" in errors[0] and "reads nan" in errors[0]

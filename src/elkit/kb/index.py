@@ -24,7 +24,15 @@ from elkit.kb.aliashash import hash_bytes as _alias_hash
 from elkit.kb.deletions import variant_hashes
 from elkit.kb.entity import Entity
 from elkit.kb.grams import query_gram_buckets
-from elkit.kb.layout import FORMAT_NAME, FORMAT_VERSION, check_shapes, map_index_files, open_dense
+from elkit.kb.layout import (
+    ARRAYS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    array_file,
+    check_shapes,
+    map_index_files,
+    open_dense,
+)
 from elkit.kb.normalize import AliasNormalizer
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KBIndex"]
@@ -182,9 +190,15 @@ class KBIndex:
         ids, id_offsets = self._alias_ids, self._alias_id_offsets
         if end - start == 1:  # most aliases name one entity
             entity_id = str(ids[id_offsets[start] : id_offsets[end] - 1], "utf-8")
-            return [_new_tuple(Candidate, (entity_id, alias, self._alias_priors[start], _EXACT, None))]
+            prior = self._alias_priors[start]
+            if not 0.0 <= prior <= 1.0:  # also NaN: a damaged file
+                raise KBError(self._bad_prior("alias_priors", alias, prior))
+            return [_new_tuple(Candidate, (entity_id, alias, prior, _EXACT, None))]
         entity_ids = str(ids[id_offsets[start] : id_offsets[end] - 1], "utf-8").split("\x1f")
         priors = self._alias_priors[start:end].tolist()
+        for prior in priors:
+            if not 0.0 <= prior <= 1.0:
+                raise KBError(self._bad_prior("alias_priors", alias, prior))
         return [
             _new_tuple(Candidate, (entity_id, alias, prior, _EXACT, None))
             for entity_id, prior in zip(entity_ids, priors, strict=True)
@@ -204,13 +218,21 @@ class KBIndex:
     ) -> list[Candidate]:
         # The hot path of every lookup: the KB's own data is trusted, and one scores mapping is shared.
         restore = self._entity_ids.restore_key
+        values = priors.tolist()
+        for prior in values:
+            if not 0.0 <= prior <= 1.0:  # also NaN: a damaged file
+                raise KBError(self._bad_prior("key_priors", alias, prior))
         try:
             return [
                 _new_tuple(Candidate, (restore(row), alias, prior, scores, None))
-                for row, prior in zip(rows.tolist(), priors.tolist(), strict=True)
+                for row, prior in zip(rows.tolist(), values, strict=True)
             ]
         except (IndexError, KeyError, ValueError) as error:
             raise KBError(f"{alias!r} points outside the KB: the KB file is damaged ({self._where()})") from error
+
+    def _bad_prior(self, name: str, alias: str, prior: float) -> str:
+        return (f"{self._where()}/{array_file(name, ARRAYS[name])}: the prior of {alias!r} reads {prior!r}, not a "
+                "number in [0, 1]: the file is damaged (rebuild the KB, or run `elkit kb info --verify`)")
 
     def normalized(self, text: str) -> list[Candidate]:
         """Return the candidates whose normalised alias equals the normalised `text`."""

@@ -21,7 +21,8 @@ Layout of a KB folder (format version 1)::
     dense.usearch          approximate nearest-neighbour index over the vectors (optional)
 
 Every file is listed in the manifest with its size, a fingerprint of its ends (checked on every open) and its
-SHA-256 (checked by ``DiskKB.verify``). Writes go to a ``.partial`` sibling first and are moved into place.
+SHA-256 (checked on every open for files up to 1 MiB, and for all by ``DiskKB.verify``); priors are checked as
+they are read. Writes go to a ``.partial`` sibling first and are moved into place.
 The lookups over the opened arrays are in `elkit.kb.index`.
 """
 
@@ -48,6 +49,7 @@ __all__ = [
     "BLOBS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FULL_CHECK_BYTES",
     "MANIFEST",
     "OPTIONAL_ARRAYS",
     "TRIES",
@@ -68,6 +70,8 @@ FORMAT_NAME = "elkit-kb"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _FINGERPRINT_BYTES = 4096
+FULL_CHECK_BYTES = 1 << 20
+"""Files up to this size get their whole SHA-256 checked on every open (larger ones: their ends)."""
 
 ARRAYS: dict[str, str] = {
     "record_offsets": "i8",
@@ -232,6 +236,8 @@ def _check_file(folder: Path, name: str, spec: dict[str, Any]) -> None:
         raise KBError(f"{file_path}: {size} bytes, the manifest says {spec.get('size')} (truncated or replaced)")
     if fingerprint(file_path) != spec.get("fingerprint"):
         raise KBError(f"{file_path}: contents do not match the manifest (damaged or replaced)")
+    if size <= FULL_CHECK_BYTES and spec.get("sha256") and full_digest(file_path) != spec["sha256"]:
+        raise KBError(f"{file_path}: contents do not match the manifest's checksum (damaged or replaced)")
 
 
 def check_shapes(index: KBIndex, folder: Path) -> None:
