@@ -90,6 +90,10 @@ def test_apply_runs_a_pipeline(tmp_path, capsys):
     first, second = (json.loads(line) for line in output.read_text(encoding="utf-8").splitlines())
     assert first["text"] == "One. Two!" and first["meta"]["id"] == 1 and len(first["tokens"]) == 4
     assert second["meta"]["source"].endswith(":3")
+    page = tmp_path / "out.html"
+    code, out, _ = run(capsys, "apply", str(config), str(texts), str(output), "--html", str(page))
+    assert code == 0 and "wrote the HTML view" in out
+    assert "One. Two!" in page.read_text(encoding="utf-8")
 
 
 def test_apply_reports_bad_lines(tmp_path, capsys):

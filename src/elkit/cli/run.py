@@ -16,6 +16,7 @@ from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
 from elkit.corpora.texts import read_texts
 from elkit.doc import Doc
+from elkit.errors import ConfigError
 from elkit.packaging import load
 from elkit.progress import track
 from elkit.shards import ShardJob
@@ -35,6 +36,7 @@ def apply(
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+    html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML view of the documents here."),
     engine: str | None = engine_option(),
     workers: int = workers_option(),
     address: str | None = address_option(),
@@ -42,6 +44,8 @@ def apply(
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
     if is_sharded(input_path, engine):
+        if html_path is not None:
+            raise ConfigError("--html is for one input file, not a sharded run")
         job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient,
                        code=state["code"])
         run_sharded(job, input_path, output_path, engine, workers, address, retries)
@@ -57,18 +61,28 @@ def apply(
     linked = 0
     started = time.perf_counter()
 
+    kept: list[Doc] = []
+
     def annotated() -> Iterator[Doc]:
         nonlocal linked
         for doc, (_, meta) in zip(docs, for_meta, strict=True):
             doc.meta.update(meta)
             labels.update(span.label for span in doc.ents)
             linked += sum(span.is_linked for span in doc.ents)
+            if html_path is not None:
+                kept.append(doc)
             yield doc
 
     with open(output_path, "w", encoding="utf-8") as output:
         written = write_jsonl(track(annotated(), f"{' → '.join(nlp.pipe_names) or 'tokenizer'}", error_console),
                               output)
     seconds = time.perf_counter() - started
+    if html_path is not None:
+        from elkit.render import render_html
+        from elkit.shards import kb_of
+
+        html_path.write_text(render_html(kept, kb_of(nlp), title=f"elkit apply {input_path.name}"), encoding="utf-8")
+        typer.echo(f"wrote the HTML view to {html_path}")
     typer.echo(f"pipeline: {', '.join(nlp.pipe_names) or '(tokenizer only)'}")
     typer.echo(f"wrote {written:,} documents to {output_path} in {seconds:.2f} s")
     per_label = ", ".join(f"{label} {count:,}" for label, count in sorted(labels.items())) or "none"
