@@ -92,6 +92,20 @@ def test_render_escapes_kb_text():
     assert "<img" not in html and "&lt;img" in html
 
 
+def test_render_links_entities_and_shows_candidates():
+    kb = make_kb()
+    doc = make_docs([("Paris is big .", [(0, 1, "LOC", "Q90")])])[0]
+    span = doc.ents[0]
+    doc.ents = [span.replace(link_score=0.8, candidates=(
+        Candidate("Q90", "Paris", 0.7, score=0.8), Candidate("Q830149", "Paris", 0.3, score=0.15),
+        Candidate("x\"><script>", "Paris", 0.0, score=0.05)))]
+    html = render_html([doc], kb, url_pattern="https://www.wikidata.org/wiki/{id}", top_k=3)
+    assert 'href="https://www.wikidata.org/wiki/Q90"' in html and 'class="cands"' in html
+    assert '<span class="chosen"><a href="https://www.wikidata.org/wiki/Q90">Paris [Q90] 0.80</a></span>' in html
+    assert "Q830149" in html and "<script>" not in html and "x%22%3E%3Cscript%3E" in html
+    assert 'href="javascript' not in render_html([doc], kb, url_pattern="javascript:alert('{id}')")
+
+
 def test_score_links_counts_nil_and_composites():
     gold = make_docs([("Paris and Lovelace met Zorblat .", [(0, 1, "LOC", "Q90|Q830149"), (2, 3, "PER", "Q7259"),
                                                               (4, 5, "PER", NIL)])])

@@ -48,6 +48,9 @@ def link(
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                            help="Below this probability a mention gets NIL."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML view here."),
+    entity_url: str | None = typer.Option(None, "--entity-url", help="With --html: each entity's page, {id} standing "
+                                          "for its id (https://www.wikidata.org/wiki/{id}); a KB record's own URL "
+                                          "comes first."),
     top_k: int = typer.Option(5, "--top-k", min=0, help="Candidates kept per mention in the output."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Worker processes."),
@@ -64,6 +67,8 @@ def link(
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
     if linker not in ("general", "self-trained"):
         raise ConfigError(f"--linker must be 'general' or 'self-trained', got {linker!r}")
+    if entity_url is not None and ("{id}" not in entity_url or not entity_url.startswith(("http://", "https://"))):
+        raise ConfigError(f"--entity-url must be an http(s) URL with {{id}} in it, got {entity_url!r}")
     names = [name.strip() for name in labels.split(",") if name.strip()] if labels is not None else None
     if labels is not None and not names:
         raise ConfigError("--labels is empty: give label names separated by commas")
@@ -108,7 +113,9 @@ def link(
     if html_path is not None:
         from elkit.render import render_html
 
-        html_path.write_text(render_html(kept, knowledge, title=f"elkit link {input_path.name}"), encoding="utf-8")
+        page = render_html(kept, knowledge, title=f"elkit link {input_path.name}", url_pattern=entity_url,
+                           top_k=max(top_k, 1))
+        html_path.write_text(page, encoding="utf-8")
         typer.echo(f"wrote the HTML view to {html_path}")
     typer.echo(f"linked {counts['documents']:,} documents in {seconds:.2f} s: {counts['mentions']:,} mentions, "
                f"{counts['linked']:,} linked, {counts['nil']:,} NIL; wrote {output}")
