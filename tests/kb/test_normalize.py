@@ -21,6 +21,12 @@ from elkit.kb import AliasNormalizer, Entity, KBBuilder, normalize_alias, open_k
         ("non-small-cell lung_cancer", "non small cell lung cancer"),
         ("U.S.A.", "usa"),
         ("U.S. Army", "us army"),
+        ("U.S", "us"),  # initials: every way of writing them gives one key
+        ("U. S.", "us"),
+        ("the U. S. Army", "the us army"),
+        ("J. R. R. Tolkien", "jrr tolkien"),
+        ("J. Smith", "j smith"),  # one initial before a name stays a word
+        ("St. Louis", "st louis"),
         ("Crohn's", "crohn"),
         ("O'Neil", "oneil"),
         ("diseases", "diseases"),  # no singularisation by default
@@ -73,12 +79,16 @@ def test_settings_round_trip_through_a_dict():
         "strip_punctuation": True,
         "abbreviations": True,
         "singularize": True,
+        "initials": True,
     }
     rebuilt = AliasNormalizer.from_dict(settings_dict)
     assert rebuilt == normalizer
     assert rebuilt("Crohn's Diseases") == normalizer("Crohn's Diseases") == "Crohn Disease"
-    # Unknown keys (from a newer manifest) are ignored; missing keys take their defaults.
-    assert AliasNormalizer.from_dict({"singularize": 1, "future_option": True}) == AliasNormalizer(singularize=True)
+    # Unknown keys (from a newer manifest) are ignored; missing keys take their defaults, except `initials`,
+    # which a KB built before it did not use.
+    assert AliasNormalizer.from_dict({"singularize": 1, "future_option": True}) == \
+        AliasNormalizer(singularize=True, initials=False)
+    assert AliasNormalizer.from_dict({})("U. S.") == "u s"
 
 
 def test_a_kb_keeps_its_normaliser(tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = ["AliasNormalizer", "normalize_alias"]
 
 _ABBREVIATION = re.compile(r"^(?:\w\.){2,}\w?\.?$")
+_INITIALS = re.compile(r"(?<!\w)((?:[^\W\d_]\. ?)+[^\W\d_])\.?(?!\w)")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _APOSTROPHE = re.compile(r"(\w)['’](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -40,7 +41,8 @@ def _singular(word: str) -> str:
 class AliasNormalizer:
     """Turn an alias or a mention into its lookup key.
 
-    Steps, in order: Unicode NFKC; abbreviations written with dots lose the dots ("U.S." → "US"); case is
+    Steps, in order: Unicode NFKC; single letters written with dots lose the dots and the spaces between them
+    ("U.S", "U. S." and "U.S." → "US"); abbreviations written with dots lose the dots ("U.S." → "US"); case is
     folded; accents are stripped (or, when kept, the text is recomposed to NFC); possessive "'s" is dropped and
     in-word apostrophes are removed ("Crohn's" → "crohn", "O'Neil" → "oneil"); every run of punctuation,
     symbols or whitespace becomes one space; optionally each word is made singular with simple English rules.
@@ -52,6 +54,8 @@ class AliasNormalizer:
         strip_punctuation: Replace runs of non-word characters by one space.
         abbreviations: Remove the dots of dotted abbreviations.
         singularize: Make each alphabetic word singular ("diseases" → "disease").
+        initials: With `abbreviations`, join single letters written with dots ("U. S." → "US"). KBs built before
+            this setting read it as off (`from_dict`), so their keys still match.
     """
 
     lowercase: bool = True
@@ -59,6 +63,7 @@ class AliasNormalizer:
     strip_punctuation: bool = True
     abbreviations: bool = True
     singularize: bool = False
+    initials: bool = True
 
     def __post_init__(self) -> None:
         # A per-instance cache: mentions repeat a lot inside a corpus.
@@ -74,6 +79,8 @@ class AliasNormalizer:
 
     def _normalize(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
+        if self.abbreviations and self.initials and "." in text:
+            text = _INITIALS.sub(lambda match: match.group(1).replace(".", "").replace(" ", ""), text)
         if self.abbreviations and "." in text:
             text = " ".join(word.replace(".", "") if _ABBREVIATION.match(word) else word for word in text.split())
         if self.lowercase:
@@ -96,6 +103,7 @@ class AliasNormalizer:
     def from_dict(cls, settings: dict[str, Any]) -> AliasNormalizer:
         """Rebuild a normaliser from `to_dict` output."""
         known = {name: bool(value) for name, value in settings.items() if name in cls.__dataclass_fields__}
+        known.setdefault("initials", False)  # a KB built before the setting: its keys were made without it
         return cls(**known)
 
 
