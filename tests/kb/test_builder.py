@@ -304,28 +304,29 @@ def test_the_build_report_is_stored_in_the_manifest(tmp_path):
     assert index.manifest["build"]["sources"] == [str(entities), str(table)]
 
 
-def test_a_primary_id_that_is_already_an_other_id_is_a_conflict():
+def test_a_primary_id_that_was_an_other_id_takes_it_over(tmp_path):
+    builder = KBBuilder(on_error="raise")  # a vocabulary's own structure, not an error: it builds strictly
+    builder.add_entity(Entity("A", "Alpha", other_ids=("B", "C")), path="vocab.txt", line=3)
+    assert builder.add_entity(Entity("B", "Beta"), path="vocab.txt", line=9)
+    builder.build(tmp_path / "kb")
+    kb = open_kb(tmp_path / "kb")
+    assert kb.get_entity("A").other_ids == ("C",) and kb.resolve("B") == "B" and kb.resolve("C") == "A"
+    (message,) = builder.report.examples["other id that is also an entity's own id (the entity keeps it)"]
+    assert "vocab.txt:9" in message and "vocab.txt:3" in message
+
+
+def test_an_other_id_that_names_an_entity_stays_with_it(tmp_path):
+    """MEDIC lists OMIM:260350 as a concept and as an other id of D010190: both are kept, strictly."""
     builder = KBBuilder(on_error="raise")
-    builder.add_entity(Entity("A", "Alpha", other_ids=("B",)))
-    with pytest.raises(KBError, match="'B'"):
-        builder.add_entity(Entity("B", "Beta"))
-
-
-def test_an_other_id_that_is_already_a_primary_id_is_a_conflict():
-    builder = KBBuilder(on_error="raise")
-    builder.add_entity(Entity("B", "Beta"))
-    with pytest.raises(KBError, match="other id 'B' of 'A' already names 'B'"):
-        builder.add_entity(Entity("A", "Alpha", other_ids=("B",)))
-
-
-def test_skip_mode_keeps_an_entity_whose_other_id_is_taken(tmp_path):
-    """MEDIC lists OMIM:260350 as a concept and as an other id of D010190: D010190 must not be lost."""
-    builder = KBBuilder(on_error="skip")
-    builder.add_entity(Entity("OMIM:260350", "Pancreatic cancer"))
+    builder.add_entity(Entity("OMIM:260350", "Pancreatic cancer"), path="medic.txt", line=728)
     assert builder.add_entity(Entity("D010190", "Pancreatic Neoplasms", other_ids=("OMIM:260350", "X1")),
-                              aliases=["Cancer of Pancreas"])
+                              aliases=["Cancer of Pancreas"], path="medic.txt", line=5006)
+    builder.add_entity(Entity("D2", "Other", other_ids=("X1",)), path="medic.txt", line=6000)
     builder.build(tmp_path / "kb")
     kb = open_kb(tmp_path / "kb")
     assert kb.get_entity("D010190").other_ids == ("X1",)
-    assert kb.resolve("OMIM:260350") == "OMIM:260350"
-    assert builder.report.counts == {"conflicting other id (dropped from the entity)": 1}
+    assert kb.resolve("OMIM:260350") == "OMIM:260350" and kb.resolve("X1") == "D010190"
+    assert builder.report.counts == {"other id that is also an entity's own id (the entity keeps it)": 1,
+                                     "other id shared by two entities (the first keeps it)": 1}
+    (message,) = builder.report.examples["other id that is also an entity's own id (the entity keeps it)"]
+    assert "medic.txt:5006" in message and "medic.txt:728" in message

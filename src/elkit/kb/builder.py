@@ -97,6 +97,7 @@ class KBBuilder:
         self.sources: list[str] = []
         self._source_index: dict[str, int] = {}
         self._entities: list[Entity] = []
+        self._entity_where: list[str] = []  # "file:line" of each entity, for reports
         self._entity_index: dict[str, int] = {}
         self._other_index: dict[str, int] = {}
         self._alias_index: dict[str, int] = {}
@@ -171,34 +172,34 @@ class KBBuilder:
                     "entity_id",
                 )
             return False
+        here = f"{path}:{line}" if path and path != PYTHON_SOURCE else "(Python)"
         if entity.entity_id in self._other_index:
-            owner_id = self._entities[self._other_index[entity.entity_id]].entity_id
-            self._problem(
-                "conflicting other id",
-                f"entity id {entity.entity_id!r} is already an other id of {owner_id!r}",
-                path,
-                line,
-                "entity_id",
-            )
-            return False
+            # A vocabulary may list an id as another concept's alternate id and also as a concept of its own
+            # (MEDIC does with OMIM ids): the concept of its own keeps the id; the alternate listing is dropped.
+            owner = self._other_index.pop(entity.entity_id)
+            earlier = self._entities[owner]
+            self._entities[owner] = dataclasses.replace(
+                earlier, other_ids=tuple(other for other in earlier.other_ids if other != entity.entity_id))
+            self.report.add("other id that is also an entity's own id (the entity keeps it)",
+                            f"{entity.entity_id!r} ({here}) was an other id of {earlier.entity_id!r} "
+                            f"({self._entity_where[owner]})")
         kept_other_ids = []
         for other in entity.other_ids:
             owner = self.entity_position(other)
             if owner is not None and other != entity.entity_id:
-                # Strict mode raises here; otherwise the entity is kept without the other id that is taken.
-                self._problem(
-                    "conflicting other id (dropped from the entity)",
-                    f"other id {other!r} of {entity.entity_id!r} already names {self._entities[owner].entity_id!r}",
-                    path,
-                    line,
-                    "other_ids",
-                )
+                # An id that names an entity already (its own id, or another entity's alternate id) keeps
+                # naming that entity; this entity is kept without it, and the build reports the merge.
+                kind = ("other id that is also an entity's own id (the entity keeps it)"
+                        if other in self._entity_index else "other id shared by two entities (the first keeps it)")
+                self.report.add(kind, f"{other!r} of {entity.entity_id!r} ({here}) already names "
+                                      f"{self._entities[owner].entity_id!r} ({self._entity_where[owner]})")
             else:
                 kept_other_ids.append(other)
         if len(kept_other_ids) != len(entity.other_ids):
             entity = dataclasses.replace(entity, other_ids=tuple(kept_other_ids))
         position = len(self._entities)
         self._entities.append(entity)
+        self._entity_where.append(here)
         self._entity_index[entity.entity_id] = position
         for other in entity.other_ids:
             self._other_index.setdefault(other, position)
