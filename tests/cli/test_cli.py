@@ -94,6 +94,8 @@ def test_apply_runs_a_pipeline(tmp_path, capsys):
     code, out, _ = run(capsys, "apply", str(config), str(texts), str(output), "--html", str(page))
     assert code == 0 and "wrote the HTML view" in out
     assert "One. Two!" in page.read_text(encoding="utf-8")
+    code, _, err = run(capsys, "apply", str(config), str(texts), str(output), "--max-length", "5")
+    assert code != 0 and "longer than the limit of 5" in err
 
 
 def test_apply_reports_bad_lines(tmp_path, capsys):

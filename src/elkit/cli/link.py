@@ -59,6 +59,9 @@ def link(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for KBs and self-trained linkers."),
     table: bool = typer.Option(True, "--table/--no-table", help="Print the linked mentions as a table."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+    max_length: int | None = typer.Option(None, "--max-length", min=1,
+                                          help="Longest text accepted, in characters (default: the pipeline's, "
+                                          "1,000,000 for a new one); longer texts are an error, never cut."),
     engine: str | None = engine_option(),
     workers: int = workers_option(),
     address: str | None = address_option(),
@@ -75,7 +78,7 @@ def link(
     try:
         job = ShardJob(mode="link", model=model, kb=kb, entities=entities, ner_model=ner_model, labels=names,
                        linker=linker, threshold=threshold, cache_dir=cache_dir, top_k=top_k, batch_size=batch_size,
-                       threads=threads, lenient=lenient, code=state["code"])
+                       threads=threads, lenient=lenient, max_length=max_length, code=state["code"])
     except pydantic.ValidationError as error:
         raise settings_error("elkit link", error) from None
     if is_sharded(input_path, engine):

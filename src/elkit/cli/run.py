@@ -36,6 +36,9 @@ def apply(
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
+    max_length: int | None = typer.Option(None, "--max-length", min=1,
+                                          help="Longest text accepted, in characters (default: the pipeline's, "
+                                          "1,000,000 for a new one); longer texts are an error, never cut."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML view of the documents here."),
     engine: str | None = engine_option(),
     workers: int = workers_option(),
@@ -47,11 +50,13 @@ def apply(
         if html_path is not None:
             raise ConfigError("--html is for one input file, not a sharded run")
         job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient,
-                       code=state["code"])
+                       max_length=max_length, code=state["code"])
         run_sharded(job, input_path, output_path, engine, workers, address, retries)
         return
     set_threads(threads)
     nlp = load(model)
+    if max_length is not None:
+        nlp.max_length = max_length
     report = ReadReport()
     items = read_texts(input_path, max_length=nlp.max_length, on_error="skip" if lenient else "raise",
                        report=report)

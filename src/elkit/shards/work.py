@@ -48,6 +48,7 @@ class ShardJob(Settings):
         batch_size: Documents per batch.
         threads: Torch threads per worker (None: every core for the local engine, one per Ray worker).
         lenient: Skip and count bad input records instead of failing the shard.
+        max_length: Longest text accepted, in characters (None: the pipeline's own ``max_length``).
         code: Python files each worker imports before it builds the pipeline (they register custom
             components; on a cluster, paths every node sees).
     """
@@ -65,6 +66,7 @@ class ShardJob(Settings):
     batch_size: int = pydantic.Field(64, ge=1)
     threads: int | None = pydantic.Field(None, ge=1)
     lenient: bool = False
+    max_length: int | None = pydantic.Field(None, gt=0)
     code: list[PathText] = []
 
     @pydantic.model_validator(mode="after")
@@ -92,6 +94,12 @@ class ShardJob(Settings):
 
         for path in self.code:
             import_code(path)
+        nlp = self._build(load, create_simple, is_linker, show_progress)
+        if self.max_length is not None:
+            nlp.max_length = self.max_length
+        return nlp
+
+    def _build(self, load: Any, create_simple: Any, is_linker: Any, show_progress: bool) -> Any:
         if self.model is not None:
             nlp = load(self.model)
             if self.mode == "apply":
