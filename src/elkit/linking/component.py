@@ -211,10 +211,7 @@ class EntityLinker(PredictThenAnnotate):
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]]) -> None:
         """The decision: write ``kb_id``, ``link_score`` and the scored candidates into each predicted span."""
-        write_links(docs, predictions, threshold=self.settings.threshold,
-                    store_candidates=self.settings.store_candidates,
-                    relabel_from=self.kb if self.settings.relabel else None,
-                    labels_discard=self.settings.labels_discard, overwrite=self.settings.overwrite)
+        write_links(docs, predictions, self.settings, self.kb)
 
     def link_inputs(self, docs: Sequence[Doc], block_key: Callable[[Doc], str] | None = None) -> list[LinkInput]:
         """The mentions of `docs`, their candidates and their features: the scorer's input.

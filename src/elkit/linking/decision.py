@@ -8,8 +8,9 @@ probabilities, the link's probability as ``link_score`` and the NIL probability 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -68,14 +69,27 @@ def decide(span: Span, prediction: LinkPrediction, *, threshold: float | None, s
                         candidates=tuple(scored[:store_candidates]), attrs=attrs)
 
 
-def write_links(docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]], *, threshold: float | None,
-                store_candidates: int, relabel_from: KnowledgeBase | None = None,
-                labels_discard: Collection[str] = (), overwrite: bool = False) -> None:
+class DecisionSettings(Protocol):
+    """What the decision reads from a linker's settings (both linkers' settings models have these fields)."""
+
+    threshold: float | None
+    store_candidates: int
+    relabel: bool
+    labels_discard: list[str]
+    overwrite: bool
+
+
+def write_links(docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]], settings: DecisionSettings,
+                kb: KnowledgeBase | None) -> None:
     """Replace each predicted span of `docs` by its decided copy (see :func:`decide`).
 
-    A span whose label is in `labels_discard` gets NIL, as spaCy's EntityLinker gives it (unless it has a
-    ``kb_id`` already and `overwrite` is off).
+    A span whose label is in ``settings.labels_discard`` gets NIL, as spaCy's EntityLinker gives it (unless it has
+    a ``kb_id`` already and ``overwrite`` is off). With ``relabel``, a linked span takes the entity's first type
+    from `kb`.
     """
+    threshold, store_candidates = settings.threshold, settings.store_candidates
+    relabel_from = kb if settings.relabel else None
+    labels_discard, overwrite = settings.labels_discard, settings.overwrite
     for doc, found in zip(docs, predictions, strict=True):
         discarded = [position for position, span in enumerate(doc.ents)
                      if span.label in labels_discard and span.kb_id != NIL and (overwrite or not span.kb_id)]

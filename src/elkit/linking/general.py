@@ -214,10 +214,7 @@ class GeneralLinker(PredictThenAnnotate):
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[Sequence[LinkPrediction]]) -> None:
         """Write ``kb_id``, ``link_score``, the scored candidates and ``attrs["nil_score"]`` into each span."""
-        write_links(docs, predictions, threshold=self.settings.threshold,
-                    store_candidates=self.settings.store_candidates,
-                    relabel_from=self.kb if self.settings.relabel else None,
-                    labels_discard=self.settings.labels_discard, overwrite=self.settings.overwrite)
+        write_links(docs, predictions, self.settings, self.kb)
 
     # --- saving ---------------------------------------------------------------------------------------------
 
