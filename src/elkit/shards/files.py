@@ -20,7 +20,7 @@ from typing import Any
 from elkit.corpora.texts import read_texts
 from elkit.errors import ConfigError, FormatError
 from elkit.extras import require
-from elkit.io.lines import OnError, ReadReport
+from elkit.io.lines import OnError, ReadReport, handle
 
 __all__ = ["SHARD_SUFFIXES", "find_shards", "output_name", "output_path", "read_shard", "remove_partial",
            "write_atomically"]
@@ -102,11 +102,7 @@ def read_shard(shard: Path, *, max_length: int, on_error: OnError = "raise", rep
             elif len(text) > max_length:
                 problem = f"{len(text):,} characters is over the limit of {max_length:,}"
             if problem is not None:
-                error = FormatError(problem, path=shard, line=row, field="text")
-                if on_error == "raise":
-                    raise error
-                if report is not None:
-                    report.skip(error)
+                handle(FormatError(problem, path=shard, line=row, field="text"), on_error, report)
                 continue
             meta = json.loads(json.dumps(record, default=str))  # dates, decimals and the like become strings
             meta.setdefault("source", f"{shard}:{row}")
