@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from elkit.batching import batches
 from elkit.corpora.docbin import doc_from_spacy
 from elkit.errors import ConfigError, ModelError
 from elkit.extras import require
@@ -63,32 +64,33 @@ class _Wrapped:
                              "was loaded from a saved spaCy pipeline")
         return self.elkit
 
-    def _run(self, doc: SpacyDoc) -> SpacyDoc:
-        ours = doc_from_spacy(doc)
+    def _run(self, docs: list[SpacyDoc], batch_size: int) -> list[SpacyDoc]:
+        """Annotate spaCy documents in place: each elkit component runs over the whole batch."""
+        ours = [doc_from_spacy(doc) for doc in docs]
         for _, component in self._pipeline().components:
-            ours = component(ours)
-        spans = []
-        for span in ours.ents:
-            made = doc.char_span(span.start_char, span.end_char, label=span.label, kb_id=span.kb_id or "")
-            if made is None:  # cannot happen: elkit's tokens are spaCy's
-                raise ModelError(f"{self.name}: span {span.text!r} does not align with spaCy's tokens")
-            spans.append((made, span))
-        doc.ents = [made for made, _ in spans]
-        for made, span in spans:
-            made._.elkit_score = span.score
-            made._.elkit_link_score = span.link_score
-            made._.elkit_candidates = [candidate.to_dict() for candidate in span.candidates] or None
-        return doc
+            ours = list(component.pipe(ours, batch_size=batch_size))
+        for doc, annotated in zip(docs, ours, strict=True):
+            spans = []
+            for span in annotated.ents:
+                made = doc.char_span(span.start_char, span.end_char, label=span.label, kb_id=span.kb_id or "")
+                if made is None:  # cannot happen: elkit's tokens are spaCy's
+                    raise ModelError(f"{self.name}: span {span.text!r} does not align with spaCy's tokens")
+                spans.append((made, span))
+            doc.ents = [made for made, _ in spans]
+            for made, span in spans:
+                made._.elkit_score = span.score
+                made._.elkit_link_score = span.link_score
+                made._.elkit_candidates = [candidate.to_dict() for candidate in span.candidates] or None
+        return docs
 
     def __call__(self, doc: SpacyDoc) -> SpacyDoc:
         """Annotate one spaCy document in place."""
-        return self._run(doc)
+        return self._run([doc], 1)[0]
 
     def pipe(self, docs: Iterable[SpacyDoc], batch_size: int = 64) -> Iterator[SpacyDoc]:
-        """Annotate a stream of spaCy documents."""
-        del batch_size
-        for doc in docs:
-            yield self._run(doc)
+        """Annotate a stream of spaCy documents, `batch_size` at a time."""
+        for batch in batches(docs, batch_size):
+            yield from self._run(batch, batch_size)
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         """Save the elkit pipeline into the component's folder."""
