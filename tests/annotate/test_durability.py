@@ -1,4 +1,4 @@
-"""A real server process killed with SIGKILL mid-stream, and 20 concurrent sessions under load (loopback only)."""
+"""A real server killed with SIGKILL mid-stream (SQLite and PostgreSQL), and 20 concurrent sessions under load."""
 
 import statistics
 import threading
@@ -42,9 +42,9 @@ def answer_stream(client, session, acknowledged, stop, limit=None, timings=None)
     return answered
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_answer_and_resumes(tmp_path):
+def test_sigkill_mid_stream_loses_no_acknowledged_answer_and_resumes(tmp_path, database_url):
     source = write_source(tmp_path, TEXTS[:80])
-    database = tmp_path / "db.sqlite"
+    database = database_url  # SQLite and the PostgreSQL server
     arguments = ["ner.manual", "news", str(source), "--label", "ORG", "--db", str(database)]
     server = ServerProcess(arguments, tmp_path)
     acknowledged: list[int] = []

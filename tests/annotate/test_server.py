@@ -25,7 +25,7 @@ def nlp():
 
 
 def client_for(recipe, store, **settings):
-    return TestClient(create_app(Controller(recipe, store, **settings)))
+    return TestClient(create_app(Controller(recipe, store, **settings)), base_url="http://127.0.0.1")
 
 
 def get_tasks(client, session="alice", count=None):
@@ -164,7 +164,8 @@ def test_ner_teach_asks_about_single_spans_and_updates_the_model(tmp_path, store
     nlp = trained_pipeline(steps=15)
     source = write_source(tmp_path, ["Apple bought Beats in California .", "Tim Cook runs Apple from Cupertino ."])
     recipe = ner_teach("teach", source, None, nlp=nlp, sort=False)
-    client = client_for(recipe, store)
+    controller = Controller(recipe, store)
+    client = TestClient(create_app(controller), base_url="http://127.0.0.1")
     assert client.get("/api/config").json()["view"] == "binary"
     tasks = get_tasks(client, count=4)
     assert tasks and all(len(task["spans"]) == 1 and "score" in task["meta"] for task in tasks)
@@ -173,6 +174,7 @@ def test_ner_teach_asks_about_single_spans_and_updates_the_model(tmp_path, store
     assert answer(client, tasks[1], verdict="reject").status_code == 200
     # A binary answer cannot smuggle in edited spans.
     assert answer(client, tasks[2], spans=[{"start": 0, "end": 5, "label": "ORG"}]).status_code == 400
+    controller.wait_for_updates()  # the model learns in the background, after the answers are acknowledged
     after = nlp.get_pipe("ner").model.state_dict()
     assert any(not before[name].equal(after[name]) for name in before)
     assert recipe.stats["teacher"].updates == 2

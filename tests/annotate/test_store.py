@@ -32,8 +32,8 @@ def test_hashes_are_stable_signed_32_bit_and_depend_on_the_question():
     assert task_hash({**task, "meta": {"a": 1}}) == task_hash(task)
 
 
-def test_add_replace_and_read_back(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_add_replace_and_read_back(database_url):
+    store = Store(database_url)
     first = answered("Apple is here", [(0, 0, "ORG")])
     assert store.add_answers("news", [first, answered("Paris is big", [(0, 0, "LOC")])], session_id="alice") == 2
     # The same task again in the same session replaces the answer; in another session it is a new example.
@@ -48,20 +48,20 @@ def test_add_replace_and_read_back(tmp_path):
     assert (stats["examples"], stats["inputs"], stats["accept"], stats["reject"]) == (3, 2, 2, 1)
     assert stats["sessions"] == ["alice", "bob"]
     # A second Store on the same file sees everything (it is on disk, committed).
-    assert Store(tmp_path / "db.sqlite").count("news") == 3
+    assert Store(database_url).count("news") == 3
     assert store.drop_dataset("news") == 3
     assert "news" not in store and store.datasets() == []
 
 
-def test_duplicate_tasks_in_one_batch_are_stored_once(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_duplicate_tasks_in_one_batch_are_stored_once(database_url):
+    store = Store(database_url)
     task = answered("Apple is here", [(0, 0, "ORG")])
     assert store.add_answers("news", [task, task], session_id="alice") == 1
     assert store.count("news") == 1
 
 
-def test_bad_answers_and_unknown_datasets(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_bad_answers_and_unknown_datasets(database_url):
+    store = Store(database_url)
     with pytest.raises(DataError, match="answer must be one of"):
         store.add_answers("news", [answered("Apple", answer="maybe")])
     assert store.count("news") == 0
@@ -78,8 +78,8 @@ def test_store_error_for_an_unusable_database(tmp_path):
         Store(blocker / "db.sqlite")
 
 
-def test_prodigy_round_trip(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_prodigy_round_trip(tmp_path, database_url, other_database_url):
+    store = Store(database_url)
     store.add_answers("news", [answered("Apple is here", [(0, 0, "ORG")])], session_id="alice")
     buffer = io.StringIO()
     assert export_answers(store, "news", buffer) == 1
@@ -88,7 +88,7 @@ def test_prodigy_round_trip(tmp_path):
     assert {"text", "tokens", "spans", "_input_hash", "_task_hash"} <= set(record)
     path = tmp_path / "out.jsonl"
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    other = Store(tmp_path / "other.sqlite")
+    other = Store(other_database_url)
     assert import_answers(other, "news", read_answers_file(path)) == 1
     back = other.answers("news")[0]
     assert back["_session_id"] == "alice" and back["_task_hash"] == record["_task_hash"]
@@ -119,8 +119,8 @@ def test_db_in_checks_every_line_and_adds_tokens(tmp_path):
         read_answers_file(bad)
 
 
-def test_training_material_from_manual_and_binary_answers(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_training_material_from_manual_and_binary_answers(database_url):
+    store = Store(database_url)
     store.add_answers("manual", [answered("Apple is here", [(0, 0, "ORG")]),
                                  answered("Paris is big", [(0, 0, "LOC")], answer="reject"),
                                  answered("Nothing here", [], answer="ignore")], session_id="a")

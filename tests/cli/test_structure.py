@@ -8,7 +8,7 @@ import elkit.cli
 from elkit.cli.main import COMMANDS, DEBUG_COMMANDS, INIT_COMMANDS, KB_COMMANDS, VECTORS_COMMANDS, main
 
 CLI = Path(elkit.cli.__file__).parent
-COMMAND_MODULES = ("annotate", "corpus", "debug", "kb", "link", "package", "run", "setup", "train")
+COMMAND_MODULES = ("agreement", "annotate", "corpus", "debug", "kb", "link", "package", "run", "setup", "train")
 
 
 def cli_imports(name: str) -> set[str]:

@@ -1,10 +1,15 @@
 """The controller: hands tasks to sessions, checks answers against what was served, stores them.
 
 Sessions (one per annotator, ``?session=name``) each read the stream in order. With feed overlap on (the
-default) every session sees every task; with it off, a task goes to one session only. A task answered in a
-session is never served to it again (the store is asked on the session's first request, so this holds across
-restarts); a task served but not answered is served again first when the session asks again, and after a restart
-the stream starts over and skips what is answered, so it resumes at the first unanswered task.
+default) every session sees every task; with it off, a task goes to one session only, and a session only ever
+answers (and counts) what it was served itself. A task answered in a session is never served to it again (the
+store is asked on the session's first request, so this holds across restarts); a task served but not answered is
+served again first when the session asks again, and after a restart the stream starts over and skips what is
+answered, so it resumes at the first unanswered task. Sessions idle for long, or beyond ``max_sessions``, are
+dropped from memory (their unanswered tasks go back to the shared feed) and rebuilt from the store on return.
+
+Answers are committed before the reply. A recipe that learns (ner.teach) learns in a background thread after
+that, from a queue, so a request never waits for the model; new suggestions use the newest model there is.
 
 Nothing the client sends is trusted: an answer names a task the server served (by task hash), and its spans
 must lie on that task's token boundaries, use the recipe's labels and not overlap; a chosen entity must be one of
@@ -14,7 +19,9 @@ the offered options, NIL, or an entity the KB holds.
 from __future__ import annotations
 
 import itertools
+import queue
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +38,8 @@ __all__ = ["AnswerError", "Controller", "UnknownTaskError", "check_session_name"
 
 _SESSION_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 _RECENT_LIMIT = 5_000
+_COUNT_REFRESH = 5.0
+_ANSWER_FIELDS = ("accept", "_session_id", "_view_id", "_annotator_id", "_timestamp", "answer", SOURCE_INDEX)
 
 
 class AnswerError(DataError):
@@ -56,6 +65,7 @@ class _SessionState:
     outstanding: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
     position: int = -1
     exhausted: bool = False
+    last_seen: float = field(default_factory=time.monotonic)
 
 
 class Controller:
@@ -66,36 +76,73 @@ class Controller:
         store: Where answers are committed.
         overlap: Every session sees every task (True) or each task goes to one session (False).
         batch_size: Tasks per request by default.
+        max_sessions: Sessions kept in memory; the least recently seen beyond this are dropped.
+        idle_seconds: Sessions not seen for this long are dropped.
     """
 
-    def __init__(self, recipe: Recipe, store: Store, *, overlap: bool = True, batch_size: int = 10) -> None:
+    def __init__(self, recipe: Recipe, store: Store, *, overlap: bool = True, batch_size: int = 10,
+                 max_sessions: int = 256, idle_seconds: float = 1800.0) -> None:
         self.recipe = recipe
         self.store = store
         self.overlap = overlap
         self.batch_size = batch_size
+        self.max_sessions = max(1, max_sessions)
+        self.idle_seconds = idle_seconds
         self._lock = threading.RLock()
-        self._sessions: dict[str, _SessionState] = {}
+        self._sessions: OrderedDict[str, _SessionState] = OrderedDict()
         self._shared: _SessionState | None = None
+        self._requeued: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._served: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._claimed: dict[int, str] = {}
+        self._count = (0, -_COUNT_REFRESH)
+        self.update_errors = 0
         store.add_dataset(recipe.dataset, {"recipe": recipe.name, "labels": list(recipe.labels)})
+        self._updates: queue.Queue[list[dict[str, Any]] | None] | None = None
+        self._learner: threading.Thread | None = None
+        if recipe.update is not None:
+            self._updates = queue.Queue()
+            self._learner = threading.Thread(target=self._learn, name="elkit-model-updates", daemon=True)
+            self._learner.start()
 
-    # --- serving ---------------------------------------------------------------------------------------------
+    # --- sessions --------------------------------------------------------------------------------------------
 
     def _session(self, name: str) -> _SessionState:
+        now = time.monotonic()
         state = self._sessions.get(name)
         if state is None:
-            answered = self.store.answered(self.recipe.dataset, None if not self.overlap else name)
-            state = _SessionState(name, answered)
+            self._evict(now)
+            answered = self.store.answered(self.recipe.dataset, name)
+            state = _SessionState(name, answered, position=self.store.furthest_position(self.recipe.dataset, name))
             self._sessions[name] = state
+        self._sessions.move_to_end(name)
+        state.last_seen = now
         return state
+
+    def _evict(self, now: float) -> None:
+        """Drop idle sessions, and the least recently seen beyond ``max_sessions`` (one slot is kept free)."""
+        while self._sessions:
+            name, oldest = next(iter(self._sessions.items()))
+            if len(self._sessions) < self.max_sessions and now - oldest.last_seen < self.idle_seconds:
+                break
+            del self._sessions[name]
+            for key, task in oldest.outstanding.items():
+                if self._claimed.get(key) == name:
+                    del self._claimed[key]
+                    if not self.overlap:
+                        self._requeued[key] = task
+
+    @property
+    def session_count(self) -> int:
+        """Sessions held in memory."""
+        return len(self._sessions)
 
     def _feed(self, state: _SessionState) -> _SessionState:
         """The state whose iterator feeds this session: its own, or the shared one without overlap."""
         if self.overlap:
             return state
         if self._shared is None:
-            self._shared = _SessionState("", self.store.answered(self.recipe.dataset))
+            self._shared = _SessionState("", self.store.answered(self.recipe.dataset),
+                                         position=self.store.furthest_position(self.recipe.dataset))
         return self._shared
 
     def _remember(self, task: dict[str, Any]) -> None:
@@ -103,6 +150,16 @@ class Controller:
         self._served.move_to_end(task["_task_hash"])
         while len(self._served) > _RECENT_LIMIT:
             self._served.popitem(last=False)
+
+    def _next_from_feed(self, feed: _SessionState) -> dict[str, Any] | None:
+        if self._requeued:
+            return self._requeued.popitem(last=False)[1]
+        if feed.iterator is None:
+            feed.iterator = self.recipe.stream()
+        task = next(feed.iterator, None)
+        if task is None:
+            feed.exhausted = True
+        return task
 
     def next_tasks(self, session: str, count: int | None = None) -> list[dict[str, Any]]:
         """The next tasks for a session: its unanswered served tasks first, then new ones from the stream."""
@@ -112,13 +169,9 @@ class Controller:
             state = self._session(session)
             tasks = list(state.outstanding.values())[:count]
             feed = self._feed(state)
-            if feed.iterator is None and not feed.exhausted:
-                feed.iterator = self.recipe.stream()
-            while len(tasks) < count and not feed.exhausted:
-                assert feed.iterator is not None
-                task = next(feed.iterator, None)
+            while len(tasks) < count and ((self._requeued and not self.overlap) or not feed.exhausted):
+                task = self._next_from_feed(feed)
                 if task is None:
-                    feed.exhausted = True
                     break
                 key = task["_task_hash"]
                 if key in state.answered or key in feed.answered or key in state.outstanding:
@@ -134,19 +187,20 @@ class Controller:
     # --- answers ---------------------------------------------------------------------------------------------
 
     def _served_task(self, state: _SessionState, key: int) -> dict[str, Any]:
-        task = state.outstanding.get(key) or (self._served.get(key) if key in state.answered else None)
+        task = state.outstanding.get(key)
         if task is None and key in state.answered:
-            # An edit of an answer from before a restart: the stored task is the reference.
-            for stored in self.store.iter_answers(self.recipe.dataset, session_id=state.name):
-                if stored["_task_hash"] == key:
-                    task = stored
-                    break
+            # An edit of an earlier answer: the task as served, or (after a restart) as stored.
+            task = self._served.get(key) or self.store.find_answer(self.recipe.dataset, state.name, key)
         if task is None:
             raise UnknownTaskError(f"task {key} was not served to session {state.name!r}")
         return task
 
     def submit(self, session: str, answers: list[dict[str, Any]]) -> dict[str, Any]:
-        """Check and store a batch of answers (committed before this returns), then let the recipe learn.
+        """Check and store a batch of answers (committed before this returns); the recipe learns afterwards.
+
+        Returns:
+            ``saved``, ``new``, ``replaced`` and ``unchanged`` counts, the stored ``answers`` (the same answer sent
+            twice gets the stored one back) and the session's ``progress``.
 
         Raises:
             UnknownTaskError: An answer names a task not served to this session.
@@ -156,18 +210,53 @@ class Controller:
         with self._lock:
             state = self._session(session)
             checked = [self._check(state, answer, index) for index, answer in enumerate(answers)]
-            positions = [self._served_task(state, task["_task_hash"]).get(SOURCE_INDEX, -1) for task in checked]
-        new = self.store.add_answers(self.recipe.dataset, checked, session_id=session)
+        result = self.store.save_answers(self.recipe.dataset, checked, session_id=session)
+        positions = [task.get(SOURCE_INDEX, -1) for task in checked]
         with self._lock:
             state.position = max([state.position, *positions])
+            feed = self._feed(state)
+            feed.position = max([feed.position, *positions])
             for task in checked:
                 key = task["_task_hash"]
                 state.outstanding.pop(key, None)
                 state.answered.add(key)
-                self._feed(state).answered.add(key)
-        if self.recipe.update is not None:
-            self.recipe.update(checked)
-        return {"saved": len(checked), "new": new, "progress": self.progress(session)}
+                feed.answered.add(key)
+            count, when = self._count
+            self._count = (count + result.new, when)
+        if self._updates is not None and result.new + result.replaced:
+            self._updates.put(checked)
+        return {"saved": len(checked), "new": result.new, "replaced": result.replaced,
+                "unchanged": result.unchanged, "answers": [_public(task) for task in result.stored],
+                "progress": self.progress(session)}
+
+    # --- learning --------------------------------------------------------------------------------------------
+
+    def _learn(self) -> None:
+        assert self._updates is not None and self.recipe.update is not None
+        while True:
+            batch = self._updates.get()
+            try:
+                if batch is None:
+                    return
+                self.recipe.update(batch)
+            except Exception as error:  # a failed update must not stop the server
+                self.update_errors += 1
+                print(f"elkit annotate: the model update failed ({type(error).__name__}: {error}); the answers are "
+                      "stored", file=sys.stderr, flush=True)
+            finally:
+                self._updates.task_done()
+
+    def wait_for_updates(self) -> None:
+        """Block until every queued model update has run (tests, and a clean shutdown)."""
+        if self._updates is not None:
+            self._updates.join()
+
+    def close(self) -> None:
+        """Run the queued updates, then stop the update thread."""
+        if self._updates is not None and self._learner is not None:
+            self._updates.put(None)
+            self._learner.join()
+            self._learner = None
 
     def _check(self, state: _SessionState, answer: dict[str, Any], index: int) -> dict[str, Any]:
         where = f"answers[{index}]"
@@ -178,7 +267,7 @@ class Controller:
         verdict = answer.get("answer")
         if verdict not in ANSWERS:
             raise AnswerError(f"{where}: answer must be one of {', '.join(ANSWERS)}, got {verdict!r}")
-        result = {name: value for name, value in served.items() if name != SOURCE_INDEX and name != "answer"}
+        result = {name: value for name, value in served.items() if name not in _ANSWER_FIELDS}
         result["answer"] = verdict
         view = self.recipe.view
         if view in ("spans", "review") and verdict == "accept":
@@ -195,6 +284,8 @@ class Controller:
         result["_view_id"] = view
         result["_annotator_id"] = f"{self.recipe.dataset}-{state.name}"
         result["_timestamp"] = int(time.time())
+        if isinstance(served.get(SOURCE_INDEX), int):
+            result[SOURCE_INDEX] = served[SOURCE_INDEX]  # the store keeps it beside the task, for progress
         return result
 
     def _check_spans(self, task: dict[str, Any], spans: Any, where: str) -> list[dict[str, Any]]:
@@ -220,7 +311,7 @@ class Controller:
                      "label": label, "text": task["text"][start:end]}
             kb_id = span.get("kb_id")
             if kb_id:
-                entry["kb_id"] = self._check_entity(task, kb_id, field_name)
+                entry["kb_id"] = self._check_span_entity(task, entry, kb_id, field_name)
             result.append(entry)
         result.sort(key=lambda item: (item["start"], item["end"]))
         for previous, current in itertools.pairwise(result):
@@ -242,6 +333,20 @@ class Controller:
             return entity_id
         raise AnswerError(f"{where}: entity {entity_id!r} is not among the options and not in the KB")
 
+    def _check_span_entity(self, task: dict[str, Any], span: dict[str, Any], entity_id: Any, where: str) -> str:
+        """A link on an edited span: one the task already had on that span, or an entity the KB holds."""
+        if not isinstance(entity_id, str) or not entity_id:
+            raise AnswerError(f"{where}: the entity id must be a non-empty string")
+        sources = [task.get("spans", []), *(version.get("spans", []) for version in task.get("versions", []))]
+        known = {(item.get("start"), item.get("end"), item.get("kb_id"))
+                 for source in sources for item in source if isinstance(item, dict)}
+        if (span["start"], span["end"], entity_id) in known:
+            return entity_id
+        kb = self.recipe.kb
+        if kb is not None and entity_id in kb:
+            return entity_id
+        raise AnswerError(f"{where}: entity {entity_id!r} was not offered on this span and is not in the KB")
+
     def _check_choice(self, task: dict[str, Any], accept: Any, where: str) -> str:
         if not isinstance(accept, list) or len(accept) != 1:
             raise AnswerError(f"{where}.accept must list exactly one entity id (or {NIL!r})")
@@ -249,31 +354,42 @@ class Controller:
 
     # --- progress and history --------------------------------------------------------------------------------
 
+    def _dataset_answers(self) -> int:
+        count, when = self._count
+        now = time.monotonic()
+        if now - when >= _COUNT_REFRESH:  # other writers (db-in, another session's server) are picked up too
+            count = self.store.count(self.recipe.dataset)
+            self._count = (count, now)
+        return count
+
     def progress(self, session: str) -> dict[str, Any]:
-        """Answers so far (this session and the dataset) and the share of the source read."""
+        """The session's answers and what is left of the source for it, and the dataset's answers."""
         with self._lock:
             state = self._session(session)
             feed = self._feed(state)
-            position = state.position
-            exhausted = feed.exhausted and not state.outstanding
+            position = max(state.position, feed.position) if not self.overlap else state.position
+            exhausted = feed.exhausted and not state.outstanding and not (self._requeued and not self.overlap)
+            dataset_answers = self._dataset_answers()
         total = self.recipe.total
         share = 1.0 if exhausted else (round((position + 1) / total, 4) if total and position >= 0 else 0.0)
+        left = 0 if exhausted else (max(0, total - position - 1) if total else None)
         return {
             "session_answers": len(state.answered),
-            "dataset_answers": self.store.count(self.recipe.dataset),
+            "session_left": left,
+            "dataset_answers": dataset_answers,
             "source_total": total,
-            "progress": share,
+            "progress": min(share, 1.0),
             "done": exhausted,
         }
 
     def history(self, session: str, limit: int = 20) -> list[dict[str, Any]]:
         """The session's latest answers, newest first (the UI lets the annotator change them)."""
         check_session_name(session)
-        answers = self.store.answers(self.recipe.dataset, session_id=session)[-limit:]
+        answers = self.store.recent_answers(self.recipe.dataset, session, limit)
         with self._lock:
-            for task in answers:
+            for task in reversed(answers):
                 self._remember(task)
-        return [_public(task) for task in reversed(answers)]
+        return [_public(task) for task in answers]
 
 
 def _public(task: dict[str, Any]) -> dict[str, Any]:

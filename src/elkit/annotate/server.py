@@ -11,8 +11,11 @@ Routes (JSON unless noted):
     GET  /api/progress?session=
     GET  /api/search?q=         KB entities for el.manual's search box
 
-The server binds to 127.0.0.1 unless told otherwise, refuses request bodies over ``max_body`` bytes (413) and
-POSTs that are not JSON (415), and answers bad requests with 4xx and a message, storing nothing.
+The server binds to 127.0.0.1 unless told otherwise, answers only to its own Host names (400 otherwise), asks for
+basic auth when users are configured (401; required off loopback) and then lets each user use only their own
+session (403), refuses request bodies over ``max_body`` bytes (413) and POSTs that are not JSON (415), and
+answers bad requests with 4xx and a message, storing nothing. A database failure is a 503. One server serves a
+dataset of a database at a time (:class:`~elkit.annotate.locks.DatasetLock`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from elkit.annotate.access import AccessGuard, AccessSettings
 from elkit.annotate.controller import AnswerError, Controller, UnknownTaskError
 from elkit.errors import StoreError
 
@@ -105,9 +109,22 @@ def _static(name: str) -> str:
     return resources.files("elkit.annotate").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def create_app(controller: Controller, *, max_body: int = MAX_BODY) -> FastAPI:
-    """The FastAPI app serving one recipe."""
+def _user(request: Request) -> str | None:
+    return getattr(request.state, "user", None)
+
+
+def _owner(request: Request, session: str) -> str:
+    """The session, when the authenticated user (if auth is on) may use it."""
+    user = _user(request)
+    if user is not None and session != user:
+        raise HTTPException(403, f"session {session!r} belongs to another user; you are {user!r}")
+    return session
+
+
+def create_app(controller: Controller, *, max_body: int = MAX_BODY, access: AccessSettings | None = None) -> FastAPI:
+    """The FastAPI app serving one recipe, behind the Host / auth guard and the body limit."""
     recipe = controller.recipe
+    access = access or AccessSettings()
     app = FastAPI(title="elkit annotate", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
@@ -137,29 +154,32 @@ def create_app(controller: Controller, *, max_body: int = MAX_BODY) -> FastAPI:
         return Response(_static(name), media_type=_STATIC[name])
 
     @app.get("/api/config")
-    def config() -> dict[str, Any]:
+    def config(request: Request) -> dict[str, Any]:
         return {"recipe": recipe.name, "view": recipe.view, "dataset": recipe.dataset,
                 "labels": list(recipe.labels), "instructions": recipe.instructions,
-                "batch_size": controller.batch_size, "search": recipe.kb is not None}
+                "batch_size": controller.batch_size, "search": recipe.kb is not None, "user": _user(request)}
 
     @app.post("/api/tasks")
-    def tasks(request: _TaskRequest) -> dict[str, Any]:
-        found = controller.next_tasks(request.session, request.count)
-        return {"tasks": found, "progress": controller.progress(request.session)}
+    def tasks(request: Request, body: _TaskRequest) -> dict[str, Any]:
+        session = _owner(request, body.session)
+        found = controller.next_tasks(session, body.count)
+        return {"tasks": found, "progress": controller.progress(session)}
 
     @app.post("/api/answers")
-    def answers(request: _AnswersRequest) -> dict[str, Any]:
-        if not request.answers:
+    def answers(request: Request, body: _AnswersRequest) -> dict[str, Any]:
+        session = _owner(request, body.session)
+        if not body.answers:
             raise HTTPException(400, "no answers")
-        return controller.submit(request.session, request.answers)
+        return controller.submit(session, body.answers)
 
     @app.get("/api/history")
-    def history(session: str = Query(max_length=100), limit: int = Query(20, ge=1, le=200)) -> dict[str, Any]:
-        return {"answers": controller.history(session, limit)}
+    def history(request: Request, session: str = Query(max_length=100),
+                limit: int = Query(20, ge=1, le=200)) -> dict[str, Any]:
+        return {"answers": controller.history(_owner(request, session), limit)}
 
     @app.get("/api/progress")
-    def progress(session: str = Query(max_length=100)) -> dict[str, Any]:
-        return controller.progress(session)
+    def progress(request: Request, session: str = Query(max_length=100)) -> dict[str, Any]:
+        return controller.progress(_owner(request, session))
 
     @app.get("/api/search")
     def search(q: str = Query(min_length=1, max_length=200), limit: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
@@ -167,7 +187,7 @@ def create_app(controller: Controller, *, max_body: int = MAX_BODY) -> FastAPI:
             raise HTTPException(404, "this recipe has no knowledge base to search")
         return {"entities": search_kb(recipe.kb, q, limit)}
 
-    return _BodyLimit(app, max_body)  # type: ignore[return-value]
+    return AccessGuard(_BodyLimit(app, max_body), access)  # type: ignore[return-value]
 
 
 def search_kb(kb: Any, query: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -186,12 +206,26 @@ def search_kb(kb: Any, query: str, limit: int = 10) -> list[dict[str, Any]]:
     return [entity_option(kb, entity_id, score) for entity_id, score in ranked]
 
 
-def serve(controller: Controller, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          max_body: int = MAX_BODY) -> None:
-    """Run the server until interrupted (uvicorn)."""
+def serve(controller: Controller, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_body: int = MAX_BODY,
+          access: AccessSettings | None = None) -> None:
+    """Run the server until interrupted (uvicorn), holding the dataset's lock meanwhile.
+
+    Raises:
+        DatasetLockedError: Another server serves the dataset from the same database.
+    """
     import uvicorn
 
-    app = create_app(controller, max_body=max_body)
-    print(f"elkit annotate: {controller.recipe.name} → dataset {controller.recipe.dataset!r}; "
-          f"open http://{host}:{port}/?session=NAME", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    from elkit.annotate.locks import DatasetLock
+
+    access = access or AccessSettings(host=host)
+    app = create_app(controller, max_body=max_body, access=access)
+    recipe = controller.recipe
+    with DatasetLock(controller.store, recipe.dataset, f"elkit annotate {recipe.name}"):
+        shown = f"[{host}]" if ":" in host else host
+        login = f" (basic auth: {len(access.users)} users)" if access.auth else ""
+        print(f"elkit annotate: {recipe.name} → dataset {recipe.dataset!r} in {controller.store.display_url}; "
+              f"open http://{shown}:{port}/?session=NAME{login}", flush=True)
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            controller.close()

@@ -4,46 +4,51 @@ SQLite is the default (``$ELKIT_HOME/elkit.db``, or ``~/.elkit/elkit.db``), open
 synchronous commits, so an answer the server has acknowledged survives a killed process. Any SQLAlchemy URL
 works too, PostgreSQL included (``postgresql+psycopg://user@host/db``).
 
-An example is one answered task. It is unique per (dataset, task hash, session): answering the same task again in
-the same session replaces the earlier answer (the history in the UI edits answers this way), so nothing is ever
-stored twice.
+An example is one answered task. It is unique per (dataset, task hash, session). Saving is idempotent: the same
+answer again (a retry, a second tab, two requests at once) leaves the one stored row as it is and hands it back;
+a different answer to the same task in the same session replaces it (the later wins) and the replaced version is
+kept in the ``answer_audit`` table. Concurrent writers that race on the unique key are retried, never answered
+with an error.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    UniqueConstraint,
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-)
+from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from elkit.annotate.hashing import set_hashes
+from elkit.annotate.schema import (
+    NAME_LIMIT,
+    AnswerAudit,
+    Base,
+    Dataset,
+    DatasetLockRow,
+    Example,
+    migrate,
+    now,
+    row_task,
+    sqlite_pragmas,
+)
 from elkit.errors import DataError, StoreError
 
-__all__ = ["ANSWERS", "Store", "default_database_url"]
+__all__ = ["ANSWERS", "SOURCE_INDEX", "SaveResult", "Store", "default_database_url"]
 
 ANSWERS = ("accept", "reject", "ignore")
-_NAME_LIMIT = 200
+SOURCE_INDEX = "_source_index"
+_RETRIES = 5
+_VOLATILE = frozenset({"_timestamp", SOURCE_INDEX})
 
 
 def default_database_url() -> str:
@@ -56,51 +61,33 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / 'elkit.db'}"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class SaveResult:
+    """What one call of :meth:`Store.save_answers` did.
+
+    Attributes:
+        new: Tasks answered for the first time in their session.
+        replaced: Earlier answers a different answer replaced (the earlier ones are in the audit table).
+        unchanged: The same answer again: nothing was written.
+        stored: The stored answers, in the order given (as :meth:`Store.iter_answers` returns them).
+    """
+
+    new: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    stored: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class _Dataset(_Base):
-    __tablename__ = "datasets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(_NAME_LIMIT), unique=True, nullable=False)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class _Example(_Base):
-    __tablename__ = "examples"
-    __table_args__ = (UniqueConstraint("dataset_id", "task_hash", "session_id", name="one_answer_per_session"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
-    input_hash: Mapped[int] = mapped_column(BigInteger, index=True)
-    task_hash: Mapped[int] = mapped_column(BigInteger)
-    session_id: Mapped[str] = mapped_column(String(_NAME_LIMIT), default="")
-    answer: Mapped[str] = mapped_column(String(16))
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _signature(task: Mapping[str, Any]) -> str:
+    """What makes two answers the same answer (everything but the time it was given)."""
+    return json.dumps({key: value for key, value in task.items() if key not in _VOLATILE}, sort_keys=True,
+                      ensure_ascii=False, default=str)
 
 
 def check_name(name: str, what: str = "dataset") -> str:
     """A dataset or session name: 1 to 200 printable characters without surrounding blanks."""
-    if not isinstance(name, str) or not name or name != name.strip() or len(name) > _NAME_LIMIT:
-        raise DataError(f"{what} name {name!r} must be 1 to {_NAME_LIMIT} characters without surrounding blanks")
+    if not isinstance(name, str) or not name or name != name.strip() or len(name) > NAME_LIMIT:
+        raise DataError(f"{what} name {name!r} must be 1 to {NAME_LIMIT} characters without surrounding blanks")
     if not name.isprintable():
         raise DataError(f"{what} name {name!r} has control characters")
     return name
@@ -133,16 +120,51 @@ class Store:
                 pool_pre_ping=not self._is_sqlite,
             )
             if self._is_sqlite:
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            _Base.metadata.create_all(self.engine)
+                event.listen(self.engine, "connect", sqlite_pragmas)
+            Base.metadata.create_all(self.engine)
+            migrate(self.engine)
         except (SQLAlchemyError, OSError) as error:
             raise StoreError(f"cannot open the database {self._display_url()}: {error}") from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes one writer at a time; serialising writes in the process avoids "database is locked".
         self._write_lock = threading.Lock() if self._is_sqlite else _NoLock()
+        self._dataset_ids: dict[str, int] = {}
 
     def _display_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password."""
+        return self._display_url()
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self._is_sqlite
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A database session that holds the process's write lock (SQLite takes one writer at a time)."""
+        with self._write_lock, self._sessions() as session:
+            yield session
+
+    def commit(self, session: Session) -> None:
+        """Commit, or roll back and raise :class:`StoreError`."""
+        self._commit(session)
+
+    def dataset_id(self, name: str) -> int:
+        """The database id of a dataset (cached).
+
+        Raises:
+            StoreError: There is no such dataset.
+        """
+        cached = self._dataset_ids.get(name)
+        if cached is None:
+            with self._sessions() as session:
+                cached = self._require_dataset(session, name).id
+            self._dataset_ids[name] = cached
+        return cached
 
     def __repr__(self) -> str:
         return f"Store({self._display_url()!r})"
@@ -153,10 +175,10 @@ class Store:
 
     # --- datasets --------------------------------------------------------------------------------------------
 
-    def _dataset(self, session: Session, name: str) -> _Dataset | None:
-        return session.scalars(select(_Dataset).where(_Dataset.name == name)).first()
+    def _dataset(self, session: Session, name: str) -> Dataset | None:
+        return session.scalars(select(Dataset).where(Dataset.name == name)).first()
 
-    def _require_dataset(self, session: Session, name: str) -> _Dataset:
+    def _require_dataset(self, session: Session, name: str) -> Dataset:
         dataset = self._dataset(session, name)
         if dataset is None:
             known = ", ".join(self.datasets()) or "none"
@@ -166,7 +188,7 @@ class Store:
     def datasets(self) -> list[str]:
         """Dataset names, in order of creation."""
         with self._sessions() as session:
-            return list(session.scalars(select(_Dataset.name).order_by(_Dataset.id)))
+            return list(session.scalars(select(Dataset.name).order_by(Dataset.id)))
 
     def __contains__(self, name: object) -> bool:
         with self._sessions() as session:
@@ -177,68 +199,101 @@ class Store:
         check_name(name)
         with self._write_lock, self._sessions() as session:
             if self._dataset(session, name) is None:
-                session.add(_Dataset(name=name, meta=dict(meta or {})))
+                session.add(Dataset(name=name, meta=dict(meta or {})))
                 self._commit(session)
 
     def drop_dataset(self, name: str) -> int:
         """Delete a dataset and its examples; returns how many examples were deleted."""
         with self._write_lock, self._sessions() as session:
             dataset = self._require_dataset(session, name)
-            count = session.scalar(select(func.count()).where(_Example.dataset_id == dataset.id)) or 0
-            session.execute(delete(_Example).where(_Example.dataset_id == dataset.id))
+            count = session.scalar(select(func.count()).where(Example.dataset_id == dataset.id)) or 0
+            for table in (Example, AnswerAudit, DatasetLockRow):
+                session.execute(delete(table).where(table.dataset_id == dataset.id))
             session.delete(dataset)
             self._commit(session)
+            self._dataset_ids.pop(name, None)
             return int(count)
 
     # --- answers ---------------------------------------------------------------------------------------------
 
     def add_answers(self, dataset: str, tasks: Sequence[Mapping[str, Any]], session_id: str = "") -> int:
+        """Store answered tasks (see :meth:`save_answers`); returns how many were new."""
+        return self.save_answers(dataset, tasks, session_id).new
+
+    def save_answers(self, dataset: str, tasks: Sequence[Mapping[str, Any]], session_id: str = "") -> SaveResult:
         """Store answered tasks in one transaction, committed before this returns.
 
-        A task already answered in the same session (same task hash) has its answer replaced.
+        The same answer to a task already stored in the session changes nothing; a different one replaces it
+        and the replaced answer goes to the audit table. A task's ``_source_index`` (its position in the source,
+        set by the annotation server) is kept in its own column, not in the stored task.
 
         Args:
             dataset: The dataset (created when missing).
             tasks: Tasks with an "answer" of accept, reject or ignore; hashes are added when missing.
             session_id: The annotator's session name ("" for imports without one).
 
-        Returns:
-            How many tasks were new (the rest replaced earlier answers).
-
         Raises:
             DataError: A task without a valid answer.
             StoreError: The database refused the write; nothing was stored.
         """
-        prepared = []
+        prepared: list[tuple[dict[str, Any], int | None]] = []
         for index, raw in enumerate(tasks):
-            task = set_hashes(dict(raw))
+            task = set_hashes({key: value for key, value in raw.items() if key != SOURCE_INDEX})
             if task.get("answer") not in ANSWERS:
                 raise DataError(f"task {index}: answer must be one of {', '.join(ANSWERS)}, got {task.get('answer')!r}")
-            prepared.append(task)
+            position = raw.get(SOURCE_INDEX)
+            prepared.append((task, position if isinstance(position, int) and not isinstance(position, bool) else None))
         self.add_dataset(dataset)
-        new = 0
+        dataset_id = self.dataset_id(dataset)
+        for attempt in range(_RETRIES):
+            try:
+                return self._save(dataset_id, prepared, session_id)
+            except (IntegrityError, OperationalError) as error:
+                # Another writer stored the same task (unique key) or held the database: read again and retry.
+                if attempt == _RETRIES - 1:
+                    raise StoreError(f"{self._display_url()}: the write failed and was rolled back: {error}") from error
+            except SQLAlchemyError as error:
+                raise StoreError(f"{self._display_url()}: the write failed and was rolled back: {error}") from error
+        raise AssertionError("unreachable")
+
+    def _save(self, dataset_id: int, prepared: list[tuple[dict[str, Any], int | None]],
+              session_id: str) -> SaveResult:
+        result = SaveResult()
+        rows: dict[int, Example] = {}
         with self._write_lock, self._sessions() as session:
-            dataset_row = self._require_dataset(session, dataset)
-            for task in prepared:
-                existing = session.scalars(select(_Example).where(
-                    _Example.dataset_id == dataset_row.id,
-                    _Example.task_hash == task["_task_hash"],
-                    _Example.session_id == session_id,
-                )).first()
-                if existing is None:
-                    session.add(_Example(
-                        dataset_id=dataset_row.id, input_hash=task["_input_hash"], task_hash=task["_task_hash"],
-                        session_id=session_id, answer=task["answer"], content=task,
-                    ))
-                    new += 1
-                else:
-                    existing.answer = task["answer"]
-                    existing.content = task
-                    existing.updated = _now()
-                # Flush per task so two copies of one task in the same batch meet the unique check.
-                session.flush()
-            self._commit(session)
-        return new
+            try:
+                for task, position in prepared:
+                    key = task["_task_hash"]
+                    row = rows.get(key) or session.scalars(select(Example).where(
+                        Example.dataset_id == dataset_id, Example.task_hash == key,
+                        Example.session_id == session_id).with_for_update()).first()
+                    if row is None:
+                        row = Example(dataset_id=dataset_id, input_hash=task["_input_hash"], task_hash=key,
+                                       session_id=session_id, answer=task["answer"], content=task,
+                                       source_index=position)
+                        session.add(row)
+                        # Flush per task so two copies of one task in the same batch meet the unique check.
+                        session.flush()
+                        result.new += 1
+                    elif _signature({**row.content, "answer": row.answer}) == _signature(task):
+                        result.unchanged += 1
+                    else:
+                        session.add(AnswerAudit(dataset_id=dataset_id, task_hash=key, session_id=session_id,
+                                                 answer=row.answer, content=row.content, answered=row.updated))
+                        row.answer = task["answer"]
+                        row.content = task
+                        row.updated = now()
+                        if position is not None:
+                            row.source_index = position
+                        session.flush()
+                        result.replaced += 1
+                    rows[key] = row
+                    result.stored.append(row_task(row))
+                session.commit()
+            except SQLAlchemyError:
+                session.rollback()
+                raise
+        return result
 
     def _commit(self, session: Session) -> None:
         try:
@@ -251,16 +306,54 @@ class Store:
         """The dataset's tasks in the order they were first answered, each with ``_session_id``."""
         with self._sessions() as session:
             dataset_row = self._require_dataset(session, dataset)
-            query = select(_Example).where(_Example.dataset_id == dataset_row.id)
+            query = select(Example).where(Example.dataset_id == dataset_row.id)
             if session_id is not None:
-                query = query.where(_Example.session_id == session_id)
-            for row in session.scalars(query.order_by(_Example.id)).yield_per(500):
-                task = dict(row.content)
-                task["answer"] = row.answer
-                task["_input_hash"] = row.input_hash
-                task["_task_hash"] = row.task_hash
-                task["_session_id"] = row.session_id
-                yield task
+                query = query.where(Example.session_id == session_id)
+            for row in session.scalars(query.order_by(Example.id)).yield_per(500):
+                yield row_task(row)
+
+    def recent_answers(self, dataset: str, session_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A session's latest answers (by when they were last given), newest first; reads only ``limit`` rows."""
+        with self._sessions() as session:
+            dataset_row = self._dataset(session, dataset)
+            if dataset_row is None:
+                return []
+            query = (select(Example).where(Example.dataset_id == dataset_row.id, Example.session_id == session_id)
+                     .order_by(Example.updated.desc(), Example.id.desc()).limit(limit))
+            return [row_task(row) for row in session.scalars(query)]
+
+    def find_answer(self, dataset: str, session_id: str, task_hash: int) -> dict[str, Any] | None:
+        """A session's stored answer to one task, or None."""
+        with self._sessions() as session:
+            dataset_row = self._dataset(session, dataset)
+            if dataset_row is None:
+                return None
+            row = session.scalars(select(Example).where(
+                Example.dataset_id == dataset_row.id, Example.session_id == session_id,
+                Example.task_hash == task_hash)).first()
+            return None if row is None else row_task(row)
+
+    def furthest_position(self, dataset: str, session_id: str | None = None) -> int:
+        """The largest source position answered (in a session when given); -1 when none is known."""
+        with self._sessions() as session:
+            dataset_row = self._dataset(session, dataset)
+            if dataset_row is None:
+                return -1
+            query = select(func.max(Example.source_index)).where(Example.dataset_id == dataset_row.id)
+            if session_id is not None:
+                query = query.where(Example.session_id == session_id)
+            found = session.scalar(query)
+            return -1 if found is None else int(found)
+
+    def audit(self, dataset: str) -> list[dict[str, Any]]:
+        """Replaced answers, oldest first: each with its session, task hash, answer, content and both times."""
+        with self._sessions() as session:
+            dataset_row = self._require_dataset(session, dataset)
+            rows = session.scalars(select(AnswerAudit).where(AnswerAudit.dataset_id == dataset_row.id)
+                                   .order_by(AnswerAudit.id))
+            return [{"session_id": row.session_id, "task_hash": row.task_hash, "answer": row.answer,
+                     "content": dict(row.content), "answered": row.answered.isoformat(),
+                     "replaced": row.replaced.isoformat()} for row in rows]
 
     def answers(self, dataset: str, *, session_id: str | None = None) -> list[dict[str, Any]]:
         """All of :meth:`iter_answers` as a list."""
@@ -272,9 +365,9 @@ class Store:
             dataset_row = self._dataset(session, dataset)
             if dataset_row is None:
                 return set()
-            query = select(_Example.task_hash).where(_Example.dataset_id == dataset_row.id)
+            query = select(Example.task_hash).where(Example.dataset_id == dataset_row.id)
             if session_id is not None:
-                query = query.where(_Example.session_id == session_id)
+                query = query.where(Example.session_id == session_id)
             return set(session.scalars(query))
 
     def count(self, dataset: str, session_id: str | None = None) -> int:
@@ -283,9 +376,9 @@ class Store:
             dataset_row = self._dataset(session, dataset)
             if dataset_row is None:
                 return 0
-            query = select(func.count()).where(_Example.dataset_id == dataset_row.id)
+            query = select(func.count()).where(Example.dataset_id == dataset_row.id)
             if session_id is not None:
-                query = query.where(_Example.session_id == session_id)
+                query = query.where(Example.session_id == session_id)
             return int(session.scalar(query) or 0)
 
     def stats(self, dataset: str) -> dict[str, Any]:
@@ -293,8 +386,8 @@ class Store:
         with self._sessions() as session:
             dataset_row = self._require_dataset(session, dataset)
             rows = session.execute(
-                select(_Example.answer, _Example.session_id, _Example.input_hash)
-                .where(_Example.dataset_id == dataset_row.id)
+                select(Example.answer, Example.session_id, Example.input_hash)
+                .where(Example.dataset_id == dataset_row.id)
             ).all()
             answers = Counter(row.answer for row in rows)
             return {

@@ -26,25 +26,32 @@ def annotate(
     model: Path | None = typer.Option(None, "--model", "-m", help="A trained pipeline (ner.correct, ner.teach)."),
     kb: Path | None = typer.Option(None, "--kb", help="el.manual: a KB folder or an entities.jsonl."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback unless you say otherwise)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback unless you say otherwise; "
+                             "any other needs --auth)."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port."),
+    auth: list[str] = typer.Option([], "--auth", help="Basic-auth user:password (repeat for more users; or set "
+                                   "$ELKIT_ANNOTATE_AUTH). Each user can use only the session of their own name."),
+    allowed_host: list[str] = typer.Option([], "--allowed-host", help="Another name the Host header may carry "
+                                           "(a DNS name or proxy the annotators use); loopback names always work."),
     overlap: bool = typer.Option(True, "--overlap/--no-overlap",
                                  help="Every session sees every task, or each task goes to one session."),
     batch_size: int = typer.Option(10, "--batch-size", min=1, max=100, help="Tasks per request."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="el.manual: cache for KBs and linkers."),
 ) -> None:
     """Start the annotation server and its web UI (open http://HOST:PORT/?session=NAME)."""
+    from elkit.annotate.access import AccessSettings
     from elkit.annotate.controller import Controller
     from elkit.annotate.recipes import RecipeOptions, build_recipe
     from elkit.annotate.server import serve
     from elkit.annotate.store import check_name
 
     check_name(dataset)
+    access = AccessSettings.build(host, auth, allowed_host)
     store = open_store(db)
     options = RecipeOptions(dataset, source, labels=tuple(split_names(label)), patterns=patterns, model=model, kb=kb,
                             store=store, cache_dir=cache_dir)
     controller = Controller(build_recipe(recipe, options), store, overlap=overlap, batch_size=batch_size)
-    serve(controller, host=host, port=port)
+    serve(controller, host=host, port=port, access=access)
 
 
 def db_in(

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from elkit.cli import annotate, corpus, debug, kb, link, package, run, setup, train
+from elkit.cli import agreement, annotate, corpus, debug, kb, link, package, run, setup, train
 from elkit.cli.app import app, debug_app, init_app, kb_app, state, vectors_app
 from elkit.cli.common import take_code_options
 from elkit.errors import ElkitError
@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("drop", annotate.drop),
     ("data-to-spacy", annotate.data_to_spacy),
     ("train-curve", annotate.train_curve),
+    ("agreement", agreement.agreement),
     ("stats", corpus.stats),
     ("convert", corpus.convert),
     ("link", link.link),

@@ -1,10 +1,15 @@
-"""``review``: several annotators' answers to one text side by side; the reviewer settles on one version."""
+"""``review``: several annotators' answers to one text side by side; the reviewer settles on one version.
+
+Texts come most disagreement first (:func:`elkit.annotate.agreement.text_agreement`), each with its agreement in
+``meta["agreement"]``; texts with fewer than two usable answers to compare come last, in their stored order.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from elkit.annotate.agreement import text_agreement
 from elkit.annotate.hashing import set_hashes
 from elkit.annotate.recipes.base import SOURCE_INDEX, Recipe
 from elkit.annotate.store import Store
@@ -40,8 +45,12 @@ def review(dataset: str, inputs: Sequence[str], store: Store) -> Recipe:
             for span in task.get("spans", []):
                 labels.setdefault(span.get("label", ""), None)
 
+    agreements = {key: text_agreement(answers) for key, answers in groups.items()}
+    order = sorted(groups, key=lambda key: (agreements[key] is None, agreements[key] or 0.0))
+
     def stream() -> Iterator[dict[str, Any]]:
-        for index, answers in enumerate(groups.values()):
+        for index, key in enumerate(order):
+            answers = groups[key]
             versions: dict[tuple[Any, ...], dict[str, Any]] = {}
             for task in answers:
                 entry = versions.setdefault(_version_key(task), {
@@ -51,6 +60,9 @@ def review(dataset: str, inputs: Sequence[str], store: Store) -> Recipe:
             first = answers[0]
             task = {"text": first["text"], "tokens": first["tokens"], "spans": ordered[0]["spans"],
                     "versions": ordered, "meta": dict(first.get("meta", {})), SOURCE_INDEX: index}
+            agreement = agreements[key]
+            if agreement is not None:
+                task["meta"]["agreement"] = round(agreement, 4)
             if "options" in first:
                 task["options"] = first["options"]
             yield set_hashes(task)
