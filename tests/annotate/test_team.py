@@ -64,7 +64,7 @@ def test_forty_concurrent_duplicates_store_one_row_without_errors(tmp_path, data
         try:
             barrier.wait()
             replies.append(controller.submit("alice", [apple(task)]))
-        except BaseException as error:  # noqa: BLE001 - every error is a failure of this test
+        except BaseException as error:  # every error is a failure of this test
             errors.append(error)
 
     threads = [threading.Thread(target=post) for _ in range(40)]

@@ -133,6 +133,9 @@ def raw_docs(path: Path, lenient: bool) -> list[Doc]:
 def dataset_stats(dataset: str | None, db: str | None) -> None:
     """Print the datasets in the database, or one dataset's counts (``elkit stats`` without a corpus file).
 
+    For one dataset with entity links (el.manual or imported Prodigy entity-linking answers), also its linked
+    mentions, distinct entities and NIL share, counted on the gold documents training would use.
+
     Raises:
         DataError: ``dataset`` is not a dataset in the database (nor, without ``--db``, an existing file).
     """
@@ -154,3 +157,10 @@ def dataset_stats(dataset: str | None, db: str | None) -> None:
         table.add_row(name, *(f"{found[key]:,}" for key in ("examples", "inputs", "accept", "reject", "ignore")),
                       ", ".join(session or "-" for session in found["sessions"]), found["created"] or "")
     console.print(table)
+    if dataset is not None:  # one dataset: its entity links too (this reads its answers, so not for the listing)
+        from elkit.annotate.data import link_counts
+
+        links = link_counts(store, dataset)
+        if links.mentions:
+            typer.echo(f"links: {links.mentions:,} linked mentions of {links.entities:,} distinct entities, "
+                       f"{links.nil:,} NIL ({links.nil_share:.1%}); {links.unlinked:,} mentions unlinked")

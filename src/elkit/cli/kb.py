@@ -11,6 +11,7 @@ from elkit.cli.app import error_console
 from elkit.corpora import read_corpus
 from elkit.errors import ConfigError
 from elkit.kb import AliasNormalizer, KBBuilder, open_kb
+from elkit.kb.csv_source import read_entities_csv
 from elkit.kb.enrich import mention_alias_counts
 from elkit.kb.sources import read_alias_table, read_entities_jsonl, read_synonyms
 from elkit.progress import progress_bar, track
@@ -27,6 +28,9 @@ def _stage(message: str) -> None:
 def build(
     output: Path = typer.Argument(..., help="The KB folder to create."),
     entities: list[Path] = typer.Option([], "--entities", "-e", help="GLiNKER-style entities.jsonl (repeatable)."),
+    entities_csv: list[Path] = typer.Option(
+        [], "--csv", help="Entities as a headerless CSV: id,name,description, one a line (repeatable)."
+    ),
     aliases: list[Path] = typer.Option([], "--aliases", "-a", help="Alias table, TSV or CSV with a header."),
     synonyms: list[Path] = typer.Option([], "--synonyms", "-s", help="Synonym vocabulary ID[|ID]||name|syn..."),
     spacy_kb: Path | None = typer.Option(None, "--spacy-kb", help="A spaCy KB folder (InMemoryLookupKB.to_disk)."),
@@ -42,8 +46,8 @@ def build(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing KB folder."),
 ) -> None:
     """Build a disk-backed KB from entities, alias tables, synonym vocabularies, a spaCy KB and corpora."""
-    if not (entities or synonyms or spacy_kb):
-        raise ConfigError("give at least one entity source: --entities, --synonyms or --spacy-kb")
+    if not (entities or entities_csv or synonyms or spacy_kb):
+        raise ConfigError("give at least one entity source: --entities, --csv, --synonyms or --spacy-kb")
     on_error = "skip" if lenient else "raise"
     builder = KBBuilder(AliasNormalizer(singularize=singularize), on_error=on_error)
     read_report = builder.report.read
@@ -51,6 +55,9 @@ def build(
         records = read_entities_jsonl(
             path, popularity_field=popularity_field, type_field=type_field, on_error=on_error, report=read_report
         )
+        builder.add_records(track(records, f"entities {path.name}", error_console))
+    for path in entities_csv:
+        records = read_entities_csv(path, on_error=on_error, report=read_report)
         builder.add_records(track(records, f"entities {path.name}", error_console))
     for path in synonyms:
         records = read_synonyms(

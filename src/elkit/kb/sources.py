@@ -6,6 +6,8 @@
   (``entity_id``, ``entity``, ``entity_title``, ``kb_id``), and a prior (``prior``, ``p_e_given_m``,
   ``probability``) and/or a count (``count``, ``frequency``). A prior column wins over a count column.
 - Synonym vocabularies, one concept per line: ``ID[|ID...]||name[|synonym...]`` (CTD's MEDIC as BioSyn ships it).
+
+Headerless ``id,name,description`` CSV files (spaCy's entity-linking tutorial) are read by `elkit.kb.csv_source`.
 """
 
 from __future__ import annotations
