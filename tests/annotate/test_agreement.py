@@ -187,3 +187,17 @@ def test_cli_prints_the_report_and_writes_json(tmp_path, partial, capsys):
     assert main(["agreement", "news", "--db", database, "--sessions", "alice,zoe"]) == 3
     assert "no session 'zoe'" in capsys.readouterr().err
     assert main(["agreement", "missing", "--db", database]) == 3
+
+
+def test_prodigy_jsonl_round_trip_keeps_what_agreement_needs(tmp_path, partial):
+    from elkit.annotate.agreement import compute_agreement
+    from elkit.annotate.data import export_answers, import_answers, read_answers_file
+
+    path = tmp_path / "out.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        export_answers(partial, "news", stream)
+    other = Store(tmp_path / "other.sqlite")
+    import_answers(other, "copy", read_answers_file(path))
+    before, after = compute_agreement(partial, "news").to_dict(), compute_agreement(other, "copy").to_dict()
+    before.pop("dataset", None), after.pop("dataset", None)
+    assert after == before

@@ -120,3 +120,21 @@ def test_forged_and_repeated_answers(controller):
     assert (first.json()["new"], again.json()["new"], again.json()["unchanged"]) == (1, 0, 1)
     assert again.json()["answers"] == first.json()["answers"]
     assert controller.store.count("news") == 1
+
+
+def test_a_database_that_keeps_refusing_the_write_is_a_503_not_a_500(controller, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    client = TestClient(create_app(controller), base_url=LOCAL)
+    task = client.post("/api/tasks", json={"session": "alice"}).json()["tasks"][0]
+    attempts = []
+
+    def refuse(*arguments):
+        attempts.append(1)
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+    monkeypatch.setattr(controller.store, "_save", refuse)
+    response = client.post("/api/answers", json={"session": "alice", "answers": [
+        {"task_hash": task["_task_hash"], "answer": "ignore"}]})
+    assert response.status_code == 503 and "rolled back" in response.json()["detail"]
+    assert len(attempts) == 5  # retried (another writer may have stored the same task) before giving up

@@ -243,7 +243,8 @@ class Store:
                 raise DataError(f"task {index}: answer must be one of {', '.join(ANSWERS)}, got {task.get('answer')!r}")
             position = raw.get(SOURCE_INDEX)
             prepared.append((task, position if isinstance(position, int) and not isinstance(position, bool) else None))
-        self.add_dataset(dataset)
+        if dataset not in self._dataset_ids:
+            self.add_dataset(dataset)
         dataset_id = self.dataset_id(dataset)
         for attempt in range(_RETRIES):
             try:
