@@ -5,6 +5,7 @@
     [nlp]
     lang = "en"
     pipeline = ["sentencizer"]
+    device = "cpu"
 
     [nlp.tokenizer]
     factory = "elkit.Tokenizer.v1"
@@ -25,6 +26,7 @@ from typing import Any
 import pydantic
 import tomli_w
 
+from elkit.devices import check_device_setting
 from elkit.errors import ConfigError
 
 __all__ = ["ComponentConfig", "NlpConfig", "PipelineConfig", "TrainingConfig", "load_config", "save_config"]
@@ -44,7 +46,16 @@ class ComponentConfig(pydantic.BaseModel):
 
 
 class NlpConfig(pydantic.BaseModel):
-    """The ``[nlp]`` section."""
+    """The ``[nlp]`` section.
+
+    Attributes:
+        lang: Language code.
+        pipeline: Component names, in order.
+        tokenizer: The tokenizer's factory and settings.
+        max_length: Longest text accepted, in characters.
+        device: Where the torch components run: "cpu", "cuda" (the current GPU) or "cuda:N" (``--gpu-id``
+            overrides it; see :mod:`elkit.devices`). A saved pipeline records "cpu", so it loads anywhere.
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
@@ -52,6 +63,12 @@ class NlpConfig(pydantic.BaseModel):
     pipeline: list[str] = []
     tokenizer: ComponentConfig = ComponentConfig(factory="elkit.Tokenizer.v1")
     max_length: int = pydantic.Field(default=1_000_000, gt=0)
+    device: str = "cpu"
+
+    @pydantic.field_validator("device", mode="before")
+    @classmethod
+    def _check_device(cls, value: object) -> str:
+        return check_device_setting(value)
 
 
 class TrainingConfig(pydantic.BaseModel):

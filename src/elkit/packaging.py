@@ -134,22 +134,29 @@ def _elkit_requirement() -> str:
 # --- loading ------------------------------------------------------------------------------------------------
 
 
-def load(path: str | Path) -> Pipeline:
+def load(path: str | Path, *, device: str | None = None) -> Pipeline:
     """Load a pipeline from a saved directory, a TOML config file or an installed model package.
 
     A directory is one saved with ``Pipeline.to_disk``; a config builds an untrained pipeline; a name such as
     ``"en_demo"`` loads a model package built by ``elkit package`` and installed with pip.
 
+    Args:
+        path: The directory, config file or package name.
+        device: Where the torch components run ("cpu", "cuda", "cuda:N"); None: a config's ``[nlp] device``,
+            the CPU for a saved pipeline.
+
     Raises:
         ModelError: When ``path`` is none of these.
+        ConfigError: A device this machine does not have.
     """
     target = Path(path)
     if target.is_dir():
-        return Pipeline.from_disk(target)
+        return Pipeline.from_disk(target, device=device)
     if target.is_file() and target.suffix == ".toml":
-        return Pipeline.from_config(target)
+        return Pipeline.from_config(target, device=device)
     if not target.exists() and str(path) == target.name and is_package_name(target.name):
-        return load_installed_package(target.name)
+        nlp = load_installed_package(target.name)
+        return nlp if device is None else nlp.to_device(device)
     raise ModelError(
         f"{path}: not a pipeline directory (with {MANIFEST_NAME}), a .toml config file "
         "or the name of an installed elkit model package"

@@ -145,7 +145,7 @@ def test_linking_scores_on_mismatched_documents_are_a_data_error_not_a_bug(tmp_p
     def other_texts(linker, gold, batch_size=64):
         return [Doc.from_words(["Something", "else"]) for _ in gold]
 
-    monkeypatch.setattr("elkit.cli.train.load", lambda model: FakePipeline())
+    monkeypatch.setattr("elkit.cli.train.load", lambda model, **_: FakePipeline())
     monkeypatch.setattr("elkit.linking.EntityLinker", FakeLinker)
     monkeypatch.setattr("elkit.linking.link_gold_mentions", other_texts)
     gold = tmp_path / "gold.jsonl"

@@ -59,7 +59,7 @@ _GENERATORS: dict[str, Callable[[KnowledgeBase, CandidateSettings], CandidateGen
 
 
 def build_generator(kb: KnowledgeBase, settings: CandidateSettings | None = None,
-                    table: MentionTable | None = None) -> UnionGenerator | AppendGenerator:
+                    table: MentionTable | None = None, device: object = None) -> UnionGenerator | AppendGenerator:
     """The generator set `settings` declares over `kb`.
 
     Args:
@@ -67,6 +67,7 @@ def build_generator(kb: KnowledgeBase, settings: CandidateSettings | None = None
         settings: The generators and limits (the defaults when None).
         table: Training counts whose entities come after the KB's candidates (`TableGenerator`); the table is
             read at lookup time, so it may be filled later.
+        device: Where the dense generator's text encoder runs (a torch device or its name; None: the CPU).
 
     Returns:
         A generator with ``batch(mentions)``; with a table, ``batch`` also takes ``left_out`` (the training block
@@ -74,5 +75,8 @@ def build_generator(kb: KnowledgeBase, settings: CandidateSettings | None = None
     """
     settings = settings or CandidateSettings()
     made = [_GENERATORS[name](kb, settings) for name in settings.generators]
+    for generator in made:
+        if isinstance(generator, DenseGenerator):
+            generator.device = device
     union = UnionGenerator([generator for generator in made if generator is not None], limit=settings.limit)
     return union if table is None else AppendGenerator(union, TableGenerator(table, kb))

@@ -149,6 +149,7 @@ class DenseGenerator:
         limit: How many candidates to return.
         min_score: The lowest cosine similarity kept.
         batch_size: Mentions per encoder batch.
+        device: Where the default encoder runs (a torch device or its name; None: the CPU).
     """
 
     name = "dense"
@@ -160,12 +161,14 @@ class DenseGenerator:
         limit: int = 10,
         min_score: float = -1.0,
         batch_size: int = 128,
+        device: object = None,
     ) -> None:
         self.kb = kb
         self._encoder = encoder
         self.limit = limit
         self.min_score = min_score
         self.batch_size = batch_size
+        self.device = device
 
     @property
     def encoder(self) -> TextEncoderLike:
@@ -173,7 +176,7 @@ class DenseGenerator:
         if self._encoder is None:
             from elkit.encoders import TextEncoder
 
-            self._encoder = TextEncoder()
+            self._encoder = TextEncoder(device=self.device or "cpu")
         return self._encoder
 
     def __call__(self, mention: Mention) -> list[Candidate]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -17,8 +17,8 @@ from elkit.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from elkit.annotate import Store
 
-__all__ = ["DB_HELP", "dataset_stats", "open_store", "parse_overrides", "raw_docs", "read_docs", "split_names",
-           "take_code_options"]
+__all__ = ["DB_HELP", "GPU_ID_HELP", "dataset_stats", "gpu_device", "gpu_id_option", "open_store", "parse_overrides",
+           "raw_docs", "read_docs", "split_names", "take_code_options"]
 
 DB_HELP = "Database: a SQLAlchemy URL or SQLite file (default $ELKIT_DATABASE, else $ELKIT_HOME/elkit.db)."
 
@@ -164,3 +164,25 @@ def dataset_stats(dataset: str | None, db: str | None) -> None:
         if links.mentions:
             typer.echo(f"links: {links.mentions:,} linked mentions of {links.entities:,} distinct entities, "
                        f"{links.nil:,} NIL ({links.nil_share:.1%}); {links.unlinked:,} mentions unlinked")
+
+
+GPU_ID_HELP = ("Run the torch components on this CUDA device (0, 1, ...); -1: the CPU. Overrides the config's "
+               "[nlp] device; a saved pipeline runs on the CPU unless given.")
+
+
+def gpu_id_option() -> Any:
+    """The ``--gpu-id N`` option of ``train``, ``apply``, ``link`` and ``evaluate`` (None when not given)."""
+    return typer.Option(None, "--gpu-id", min=-1, help=GPU_ID_HELP)
+
+
+def gpu_device(gpu_id: int | None) -> str | None:
+    """The device ``--gpu-id`` asks for ("cpu" or "cuda:N"), checked on this machine; None when it is not given.
+
+    Raises:
+        ConfigError: A CUDA device where torch sees none, or a device number this machine does not have.
+    """
+    if gpu_id is None:
+        return None
+    from elkit.devices import resolve_device
+
+    return str(resolve_device(gpu_id=gpu_id))

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from elkit.cli.app import error_console, state
+from elkit.cli.common import gpu_device, gpu_id_option
 from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.texts import read_texts
@@ -66,6 +67,7 @@ def link(
     workers: int = workers_option(),
     address: str | None = address_option(),
     retries: int = retries_option(),
+    gpu_id: int | None = gpu_id_option(),
 ) -> None:
     """Find the entities in texts, link each to the knowledge base (or NIL), and write JSONL."""
     if linker not in ("general", "self-trained"):
@@ -78,7 +80,8 @@ def link(
     try:
         job = ShardJob(mode="link", model=model, kb=kb, entities=entities, ner_model=ner_model, labels=names,
                        linker=linker, threshold=threshold, cache_dir=cache_dir, top_k=top_k, batch_size=batch_size,
-                       threads=threads, lenient=lenient, max_length=max_length, code=state["code"])
+                       threads=threads, lenient=lenient, max_length=max_length, code=state["code"],
+                       device=gpu_device(gpu_id))
     except pydantic.ValidationError as error:
         raise settings_error("elkit link", error) from None
     if is_sharded(input_path, engine):

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from elkit.cli.app import error_console, state
+from elkit.cli.common import gpu_device, gpu_id_option
 from elkit.cli.sharded import address_option, engine_option, is_sharded, retries_option, run_sharded, workers_option
 from elkit.corpora import ReadReport
 from elkit.corpora.jsonl import write_jsonl
@@ -44,17 +45,19 @@ def apply(
     workers: int = workers_option(),
     address: str | None = address_option(),
     retries: int = retries_option(),
+    gpu_id: int | None = gpu_id_option(),
 ) -> None:
     """Run a pipeline over texts and write each annotated document as a Prodigy-style JSONL task."""
+    device = gpu_device(gpu_id)
     if is_sharded(input_path, engine):
         if html_path is not None:
             raise ConfigError("--html is for one input file, not a sharded run")
         job = ShardJob(mode="apply", model=model, batch_size=batch_size, threads=threads, lenient=lenient,
-                       max_length=max_length, code=state["code"])
+                       max_length=max_length, code=state["code"], device=device)
         run_sharded(job, input_path, output_path, engine, workers, address, retries)
         return
     set_threads(threads)
-    nlp = load(model)
+    nlp = load(model, device=device)
     if max_length is not None:
         nlp.max_length = max_length
     report = ReadReport()

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from elkit.cli.app import error_console
-from elkit.cli.common import parse_overrides, raw_docs, read_docs
+from elkit.cli.common import gpu_device, gpu_id_option, parse_overrides, raw_docs, read_docs
 from elkit.cli.material import training_material
 from elkit.doc import Doc
 from elkit.errors import DataError
@@ -45,6 +45,7 @@ def train_command(
     db: str | None = typer.Option(None, "--db", help="Annotation database (SQLAlchemy URL or SQLite file)."),
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
+    gpu_id: int | None = gpu_id_option(),
 ) -> None:
     """Train a pipeline on a corpus or annotation datasets, keeping the best model (seeded).
 
@@ -52,11 +53,16 @@ def train_command(
     ``[training] held_out_share`` of the training documents and scores dev once at the end.
     """
     from elkit.config import load_config
+    from elkit.devices import resolve_device
     from elkit.training import train
 
     set_threads(threads)
-
-    settings = load_config(config, parse_overrides(override))
+    overrides = parse_overrides(override)
+    device = gpu_device(gpu_id)
+    if device is not None:
+        overrides["nlp.device"] = device
+    settings = load_config(config, overrides)
+    resolve_device(settings.nlp.device)  # a device this machine lacks fails here, before the data is read
     train_docs, dev_docs = training_material(datasets, train_path, dev_path, binary, eval_split, db,
                                              format=format, lenient=lenient)
     if any(component.factory == "elkit.EntityLinker.v1" for component in settings.components.values()):
@@ -92,6 +98,7 @@ def evaluate(
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad corpus records."),
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
+    gpu_id: int | None = gpu_id_option(),
 ) -> None:
     """Score a pipeline against a gold corpus: entities, or linking for a pipeline with an entity linker.
 
@@ -99,7 +106,7 @@ def evaluate(
     gold mentions, and end-to-end P / R / F1 of (span, id) when the pipeline also finds the mentions.
     """
     set_threads(threads)
-    nlp = load(model)
+    nlp = load(model, device=gpu_device(gpu_id))
     gold = read_docs(data, format, lenient)
     from elkit.linking import is_linker
 

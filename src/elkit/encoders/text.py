@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from elkit.devices import to_numpy
 from elkit.encoders.transformers import DEFAULT_ENCODER, load_transformer, resolve_model_path
 
 __all__ = ["PAD_MULTIPLE", "TextEncoder"]
@@ -22,10 +23,12 @@ class TextEncoder:
     Args:
         model: A local model folder, or None (or "all-MiniLM-L6-v2") for the default encoder.
         max_length: Longest input in subword tokens; longer texts are cut.
-        device: A torch device name ("cpu", "cuda").
+        device: Where the transformer runs: a torch device or its name ("cpu", "cuda:0"); vectors come back to
+            the CPU as NumPy arrays.
     """
 
-    def __init__(self, model: str | os.PathLike[str] | None = None, max_length: int = 64, device: str = "cpu") -> None:
+    def __init__(self, model: str | os.PathLike[str] | None = None, max_length: int = 64,
+                 device: str | torch.device = "cpu") -> None:
         self.model_path = resolve_model_path(model)
         self.name = DEFAULT_ENCODER if model in (None, DEFAULT_ENCODER) else str(model)
         self.max_length = max_length
@@ -38,6 +41,12 @@ class TextEncoder:
             return
         self._tokenizer, model = load_transformer(self.model_path)
         self._model = model.to(self.device).eval()
+
+    def to_device(self, device: str | torch.device) -> None:
+        """Run on ``device`` from now on (a loaded transformer moves there)."""
+        self.device = device
+        if self._model is not None:
+            self._model.to(device)
 
     @property
     def dim(self) -> int:
@@ -92,4 +101,4 @@ class TextEncoder:
         hidden = self._model(**encoded).last_hidden_state  # type: ignore[misc]  # [batch, length, dim]
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [batch, length, 1]
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)  # [batch, dim]
-        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+        return to_numpy(torch.nn.functional.normalize(pooled, dim=-1))

@@ -163,6 +163,7 @@ def create_simple(
     cache_dir: str | Path | None = None,
     epochs: int = 30,
     show_progress: bool = False,
+    device: str | None = None,
 ) -> Pipeline:
     """A ready linking pipeline from an entities file (or a KB), with no annotated data needed.
 
@@ -190,6 +191,8 @@ def create_simple(
         cache_dir: Where KBs and self-trained linkers are cached (`default_cache_dir` when None).
         epochs: Passes of the self-training.
         show_progress: Show progress bars on stderr.
+        device: Where the torch components run and the self-trained linker learns ("cpu", "cuda", "cuda:N";
+            None: the CPU).
 
     Raises:
         ConfigError: Neither `entities` nor `kb` is given, a path does not exist, or the KB has no types and no
@@ -212,14 +215,14 @@ def create_simple(
         raise ConfigError("create_simple needs an entities file or a KB")
     kb_path = getattr(knowledge, "path", None)
     if ner_model is not None:
-        nlp = load(ner_model)
+        nlp = load(ner_model, device=device)
     elif mentions == "patterns":
-        nlp = Pipeline()
+        nlp = Pipeline(device=device or "cpu")
         nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
         ruler = nlp.add_pipe("elkit.EntityRuler.v1", name="entity_ruler")
         ruler.add_patterns(kb_patterns(knowledge))  # type: ignore[attr-defined]
     else:
-        nlp = Pipeline()
+        nlp = Pipeline(device=device or "cpu")
         nlp.add_pipe("elkit.Sentencizer.v1", name="sentencizer")
         nlp.add_pipe("elkit.ZeroShotNER.v1", name="ner", config={
             "labels": labels if labels is not None else kb_labels(knowledge), "threshold": ner_threshold,

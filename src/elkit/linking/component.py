@@ -82,6 +82,7 @@ class EntityLinker(PredictThenAnnotate):
         self.labels: list[str] = [""]
         self.types: list[str] = ["", "UNK"]
         self.model: LinkScorer | None = None
+        self.device = torch.device("cpu")
         self.reranker: CrossEncoderReranker | None = None
         self.get_candidates: GetCandidates | None = None
         self.initialize_report: dict[str, int] = {}
@@ -171,14 +172,29 @@ class EntityLinker(PredictThenAnnotate):
         return self._infos
 
     def set_model(self, model: LinkScorer) -> None:
-        """Use this scorer from now on (caches and the optimizer are dropped)."""
-        self.model = model
+        """Use this scorer from now on, on the linker's device (caches and the optimizer are dropped)."""
+        self.model = model.to(self.device)
         self._infos = None
         self._training_cache = {}
         self._optimizer = None
 
+    def to_device(self, device: torch.device) -> None:
+        """Run on ``device`` from now on: the scorer, the reranker and the dense candidate encoder move there.
+
+        A pipeline calls it with its resolved ``[nlp] device`` (see :mod:`elkit.devices`); the optimizer is rebuilt.
+        """
+        self.device = device
+        if self.model is not None:
+            self.model.to(device)
+        if self.reranker is not None:
+            self.reranker.to_device(device)
+        self._generator = None
+        self._optimizer = None
+
     def set_reranker(self, reranker: CrossEncoderReranker | None) -> None:
-        """Use this reranker (None: none); a linker without reranker settings gets the default ones."""
+        """Use this reranker (None: none) on the linker's device; a linker without reranker settings gets defaults."""
+        if reranker is not None:
+            reranker.to_device(self.device)
         self.reranker = reranker
         if reranker is not None and self.settings.reranker is None:
             self.change_settings(reranker=RerankerSettings())
@@ -225,7 +241,8 @@ class EntityLinker(PredictThenAnnotate):
         mentions = find_mentions(docs, labels_discard=settings.labels_discard, overwrite=settings.overwrite,
                                  abbreviations=settings.abbreviations, block_key=block_key)
         if self._generator is None:
-            self._generator = build_generator(self.kb, settings.candidates, self.table if settings.use_table else None)
+            self._generator = build_generator(self.kb, settings.candidates, self.table if settings.use_table else None,
+                                              device=self.device)
         candidates = generate_candidates(mentions, self.kb, self._generator, self.table, self.get_candidates)
         evidence = None
         if settings.coreference:

@@ -20,6 +20,7 @@ from typing import Any, Self
 
 import numpy as np
 import pydantic
+import torch
 
 from elkit.batching import PredictThenAnnotate
 from elkit.candidates import CandidateSettings, MentionTable, UnionGenerator, build_generator
@@ -107,6 +108,7 @@ class GeneralLinker(PredictThenAnnotate):
         self._generator: UnionGenerator | None = None
         self._embed: EmbeddingCache | None = None
         self._scorer: GeneralScorer | None = None
+        self.device = torch.device("cpu")
         self.meta: dict[str, Any] = {}
 
     @property
@@ -141,13 +143,24 @@ class GeneralLinker(PredictThenAnnotate):
         """The scorer (the shipped one, or the ``model`` folder's, loaded on first use)."""
         if self._scorer is None:
             folder = SHIPPED_GENERAL if self.settings.model == "shipped" else Path(self.settings.model)
-            self._scorer, self.meta = load_scorer(folder)
+            self.set_scorer(*load_scorer(folder))
+        assert self._scorer is not None
         return self._scorer
 
     def set_scorer(self, scorer: GeneralScorer, meta: dict[str, Any] | None = None) -> None:
-        """Use this scorer from now on."""
-        self._scorer = scorer
+        """Use this scorer from now on, on the linker's device."""
+        self._scorer = scorer.to(self.device)
         self.meta = dict(meta or {})
+
+    def to_device(self, device: torch.device) -> None:
+        """Run on ``device`` from now on: the scorer and the text encoder move there (see :mod:`elkit.devices`)."""
+        self.device = device
+        if self._scorer is not None:
+            self._scorer.to(device)
+        encoder = self._embed.encoder if self._embed is not None else None
+        if encoder is not None and hasattr(encoder, "to_device"):
+            encoder.to_device(device)
+        self._generator = None
 
     @property
     def embed(self) -> EmbeddingCache:
@@ -155,7 +168,7 @@ class GeneralLinker(PredictThenAnnotate):
         if self._embed is None:
             from elkit.encoders import TextEncoder
 
-            self._embed = EmbeddingCache(TextEncoder(self.settings.encoder))
+            self._embed = EmbeddingCache(TextEncoder(self.settings.encoder, device=self.device))
         return self._embed
 
     def set_encoder(self, encoder: object) -> None:
@@ -179,7 +192,7 @@ class GeneralLinker(PredictThenAnnotate):
     def candidates(self, mentions: Sequence[Mention]) -> list[tuple[Candidate, ...]]:
         """Each mention's KB candidates (looked up by ``mention.text``)."""
         if self._generator is None:
-            generator = build_generator(self.kb, self.settings.candidates, None)
+            generator = build_generator(self.kb, self.settings.candidates, None, device=self.device)
             assert isinstance(generator, UnionGenerator)
             self._generator = generator
         return generate_candidates(mentions, self.kb, self._generator, MentionTable(self.normalizer))
@@ -235,7 +248,7 @@ class GeneralLinker(PredictThenAnnotate):
     def from_disk(self, path: str | Path) -> Self:
         """Load what `to_disk` wrote."""
         directory = Path(path)
-        self._scorer, self.meta = load_scorer(directory)
+        self.set_scorer(*load_scorer(directory))
         if (directory / _KB_FOLDER).is_dir():
             self.set_kb(directory / _KB_FOLDER)
         return self
@@ -247,7 +260,7 @@ class GeneralLinker(PredictThenAnnotate):
     def from_bytes(self, data: bytes) -> Self:
         """Load a scorer from `to_bytes` output."""
         where = f"{self.name} (GeneralLinker bytes)"
-        self._scorer, self.meta = scorer_from_files(unpack_files(data, where), where)
+        self.set_scorer(*scorer_from_files(unpack_files(data, where), where))
         return self
 
     def _own_meta(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+from elkit.devices import module_device, to_numpy
 from elkit.errors import ModelError
 from elkit.linking.general_features import GENERAL_FEATURES, GENERAL_NIL_FEATURES, GeneralInput
 
@@ -64,9 +65,10 @@ class GeneralScorer(nn.Module):
         """Per input, one probability per candidate and then the NIL probability."""
         if not inputs:
             return []
-        features, mask, nil = pad_inputs(inputs)
+        device = module_device(self)
+        features, mask, nil = (tensor.to(device) for tensor in pad_inputs(inputs))
         with torch.inference_mode():
-            found = torch.softmax(self(features, mask, nil) / self.temperature, dim=1).numpy()
+            found = to_numpy(torch.softmax(self(features, mask, nil) / self.temperature, dim=1))
         width = mask.shape[1]
         return [np.concatenate([row[: len(item.candidates)], row[width:]]) for item, row in
                 zip(inputs, found, strict=True)]
@@ -87,7 +89,7 @@ def pad_inputs(inputs: Sequence[GeneralInput]) -> tuple[torch.Tensor, torch.Tens
 
 def scorer_files(scorer: GeneralScorer, meta: dict[str, Any] | None = None) -> dict[str, bytes]:
     """The saved form: ``model.json`` and ``weights.safetensors``, by file name."""
-    state = {name: tensor.detach().contiguous() for name, tensor in scorer.state_dict().items()}
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in scorer.state_dict().items()}
     document = {"format": FORMAT, "features": list(GENERAL_FEATURES), "nil_features": list(GENERAL_NIL_FEATURES),
                 "hidden_width": scorer.hidden_width, "temperature": float(scorer.temperature), **(meta or {})}
     return {MODEL_JSON: json.dumps(document, indent=2).encode("utf-8"), WEIGHTS: save_tensors(state)}

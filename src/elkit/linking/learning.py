@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from elkit.candidates import MentionTable
+from elkit.devices import to_numpy
 from elkit.doc import NIL, Candidate, Doc, Example
 from elkit.errors import DataError
 from elkit.kb.base import KnowledgeBase
@@ -203,18 +204,18 @@ def context_vectors(spec: Any, docs: Sequence[Doc], kb: KnowledgeBase, show_prog
 
     if spec:
         words, matrix = open_vectors(spec)
-        return ContextVectors(words, matrix.float().numpy())
+        return ContextVectors(words, to_numpy(matrix.float()))
     vocabulary = {word.lower() for doc in docs for word in doc.words}
     if kb.entity_count <= 200_000:
         for entity_id in kb.entity_ids():
             vocabulary.update(word.lower() for word in re.findall(r"\w+", kb.get_entity(entity_id).text()))
     words, matrix = distill_vectors(sorted(vocabulary), show_progress=show_progress)
-    return ContextVectors(words, matrix.float().numpy())
+    return ContextVectors(words, to_numpy(matrix.float()))
 
 
 def listwise_loss(model: LinkScorer, inputs: Sequence[LinkInput], pairs: int) -> torch.Tensor:
     """Mean negative log of the probability mass on each mention's right rows (candidates or NIL)."""
-    logits = model(make_batch(inputs, model.dim, pairs))  # [B, C + 1]
+    logits = model(make_batch(inputs, model.dim, pairs, model.device))  # [B, C + 1]
     width = logits.shape[1] - 1
     target = torch.zeros_like(logits, dtype=torch.bool)
     for row, item in enumerate(inputs):
@@ -248,7 +249,7 @@ def training_step(model: LinkScorer, inputs: Sequence[LinkInput], optimizer: tor
         loss = listwise_loss(model, inputs, pairs)
         if coherence is not None:
             with torch.no_grad():
-                logits = model(make_batch(inputs, model.dim, pairs))
+                logits = model(make_batch(inputs, model.dim, pairs, model.device))
             loss = loss + listwise_loss(model, coherence(inputs, probabilities_from_logits(logits, inputs)), pairs)
         optimizer.zero_grad()
         loss.backward()

@@ -115,11 +115,11 @@ class CrossEncoderReranker:
     Args:
         model: A local Hugging Face model folder, or None for the default encoder (all-MiniLM-L6-v2).
         max_length: Longest pair in subword tokens (the context side is cut first).
-        device: A torch device name.
+        device: Where it runs: a torch device or its name.
     """
 
     def __init__(self, model: str | os.PathLike[str] | None = None, max_length: int = 128,
-                 device: str = "cpu") -> None:
+                 device: str | torch.device = "cpu") -> None:
         from elkit.encoders import default_model_path
 
         self.model_path = default_model_path() if model is None else Path(model)
@@ -144,6 +144,13 @@ class CrossEncoderReranker:
         torch.nn.init.zeros_(self._head.weight)
         torch.nn.init.zeros_(self._head.bias)
         self._encoder.eval()
+
+    def to_device(self, device: str | torch.device) -> None:
+        """Run on ``device`` from now on (a loaded encoder and head move there)."""
+        self.device = device
+        if self._encoder is not None and self._head is not None:
+            self._encoder.to(device)
+            self._head.to(device)
 
     def _pair_scores(self, contexts: Sequence[str], entities: Sequence[str]) -> torch.Tensor:
         encoded = self._tokenizer(list(contexts), list(entities), padding=True, truncation="only_first",
@@ -321,8 +328,8 @@ class CrossEncoderReranker:
         }, indent=2), encoding="utf-8")
 
     @classmethod
-    def from_disk(cls, path: str | Path, device: str = "cpu") -> CrossEncoderReranker:
-        """Load a reranker written by :meth:`to_disk`."""
+    def from_disk(cls, path: str | Path, device: str | torch.device = "cpu") -> CrossEncoderReranker:
+        """Load a reranker written by :meth:`to_disk` onto ``device``."""
         directory = Path(path)
         if not (directory / _CONFIG).is_file() or not (directory / _HEAD).is_file():
             raise ModelError(f"{directory}: not a reranker folder (no {_CONFIG} or {_HEAD})")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from elkit.devices import module_device, to_numpy
 from elkit.linking.features import FEATURES, NIL_FEATURES, LinkInput, feature_masks
 
 __all__ = ["LinkBatch", "LinkScorer", "make_batch", "new_scorer", "pair_count", "probabilities_from_logits",
@@ -48,6 +49,12 @@ class LinkBatch:
         self.mask = mask
         self.nil_features = nil_features
         self.labels = labels
+
+    def to(self, device: torch.device) -> LinkBatch:
+        """The same batch with every tensor on ``device``."""
+        return LinkBatch(*(tensor.to(device) for tensor in (
+            self.features, self.type_pairs, self.contexts, self.entity_text, self.entity_context, self.mask,
+            self.nil_features, self.labels)))
 
 
 class LinkScorer(nn.Module):
@@ -90,6 +97,11 @@ class LinkScorer(nn.Module):
         # added to the NIL logit at inference only; fitted on dev data after training (`calibrate_nil`)
         self.register_buffer("nil_bias", torch.zeros(1))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the scorer's weights are (its batches go there)."""
+        return module_device(self)
+
     def forward(self, batch: LinkBatch) -> torch.Tensor:
         """Return [B, C + 1] logits; padded candidates get a very low logit."""
         type_weights = self.type_pair(batch.type_pairs)
@@ -120,13 +132,14 @@ def new_scorer(labels: Sequence[str], types: Sequence[str], dim: int, *, hidden_
                       hidden=hidden_width, projection=projection or 64, dropout=dropout, features_off=features_off)
 
 
-def make_batch(inputs: Sequence[LinkInput], dim: int, pairs: int) -> LinkBatch:
+def make_batch(inputs: Sequence[LinkInput], dim: int, pairs: int, device: torch.device | None = None) -> LinkBatch:
     """Pad the inputs of B mentions (at least one) into tensors.
 
     Args:
         inputs: The mentions' inputs.
         dim: The scorer's context width (0: no vectors in the batch).
         pairs: The size of the pair table (larger pair indices are clipped to the last one).
+        device: Where the scorer is (None: the CPU); the batch is padded in NumPy, then moved there.
     """
     size = len(inputs)
     width = max(1, max(len(item.candidates) for item in inputs))
@@ -149,14 +162,16 @@ def make_batch(inputs: Sequence[LinkInput], dim: int, pairs: int) -> LinkBatch:
             contexts[row] = item.contexts
         nil[row] = item.nil
         labels[row] = item.label
-    return LinkBatch(torch.from_numpy(features), torch.from_numpy(type_pairs), torch.from_numpy(contexts),
-                     torch.from_numpy(text), torch.from_numpy(learned), torch.from_numpy(mask),
-                     torch.from_numpy(nil), torch.from_numpy(labels))
+    batch = LinkBatch(torch.from_numpy(features), torch.from_numpy(type_pairs), torch.from_numpy(contexts),
+                      torch.from_numpy(text), torch.from_numpy(learned), torch.from_numpy(mask),
+                      torch.from_numpy(nil), torch.from_numpy(labels))
+    return batch if device is None else batch.to(device)
 
 
 def probabilities_from_logits(logits: torch.Tensor, inputs: Sequence[LinkInput]) -> list[np.ndarray]:
     """Each mention's probabilities (its candidates, then NIL) from the batch's [B, C + 1] logits."""
-    return [torch.softmax(torch.cat([logits[row, : len(item.candidates)], logits[row, -1:]]), dim=0).numpy()
+    logits = logits.detach().cpu()  # one copy from the device; each row's softmax is small
+    return [to_numpy(torch.softmax(torch.cat([logits[row, : len(item.candidates)], logits[row, -1:]]), dim=0))
             for row, item in enumerate(inputs)]
 
 
@@ -166,5 +181,5 @@ def score(model: LinkScorer, inputs: Sequence[LinkInput], pairs: int, batch_size
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
             chunk = inputs[start: start + batch_size]
-            output.extend(probabilities_from_logits(model(make_batch(chunk, model.dim, pairs)), chunk))
+            output.extend(probabilities_from_logits(model(make_batch(chunk, model.dim, pairs, model.device)), chunk))
     return output

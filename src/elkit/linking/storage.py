@@ -54,7 +54,7 @@ _FILES = (MODEL_JSON, WEIGHTS, "vector_words.txt", "entity_ids.txt", "table.json
 def _files(linker: EntityLinker) -> dict[str, bytes]:
     """The linker's learned state as named files (the KB and the reranker apart)."""
     model = linker.require_model()
-    tensors = {f"model.{key}": value.detach().clone().contiguous() for key, value in model.state_dict().items()}
+    tensors = {f"model.{key}": value.detach().cpu().clone().contiguous() for key, value in model.state_dict().items()}
     words: list[str] = []
     if linker.vectors is not None:
         tensors["vectors"] = torch.from_numpy(linker.vectors.matrix).to(torch.float16)
@@ -163,7 +163,7 @@ def read_linker(linker: EntityLinker, path: str | Path) -> None:
                 str(directory))
     if (directory / KB_FOLDER).is_dir():
         linker.set_kb(directory / KB_FOLDER)
-    reranker = (CrossEncoderReranker.from_disk(directory / RERANKER_FOLDER)
+    reranker = (CrossEncoderReranker.from_disk(directory / RERANKER_FOLDER, device=linker.device)
                 if (directory / RERANKER_FOLDER).is_dir() else None)
     linker.set_reranker(reranker)
 
@@ -199,7 +199,7 @@ def linker_from_bytes(linker: EntityLinker, data: bytes) -> None:
                     raise ModelError(f"{linker.name}: bad reranker file name {name!r} in the linker bytes")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(value)
-            reranker = CrossEncoderReranker.from_disk(folder)
+            reranker = CrossEncoderReranker.from_disk(folder, device=linker.device)
     linker.set_reranker(reranker)
 
 

@@ -241,7 +241,7 @@ def train_reranker(linker: EntityLinker, train: Sequence[Doc], held_out: Sequenc
             items = random.Random(seed).sample(items, settings.max_mentions)
         console.print(f"reranker: {len(items):,} training mentions from {len(train_docs):,} documents, "
                       f"{len(held_items):,} held-out mentions from {len(held_docs):,}")
-        reranker = CrossEncoderReranker(settings.base_model, max_length=settings.max_length)
+        reranker = CrossEncoderReranker(settings.base_model, max_length=settings.max_length, device=linker.device)
         task = progress.add_task("fine-tuning the reranker", total=settings.epochs * len(items))
         report = reranker.fit(items, held_items, epochs=settings.epochs, learning_rate=settings.learning_rate,
                               batch_size=settings.batch_size, residual=settings.residual, seed=seed,

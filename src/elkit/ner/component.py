@@ -25,6 +25,7 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from elkit.batching import PredictThenAnnotate
+from elkit.devices import to_numpy
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.ner.encoders import build_encoder
@@ -68,6 +69,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         self.settings = settings if settings is not None else validate_settings(SpanNERSettings, values, name)
         self.labels: list[str] = list(dict.fromkeys(self.settings.labels))
         self.model: SpanModel | None = None
+        self.device = torch.device("cpu")
         self._optimizer: torch.optim.Optimizer | None = None
         self._teacher: SpanModel | None = None
         self._teacher_labels = 0
@@ -84,6 +86,17 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         """True once the model exists (after ``initialize`` or loading)."""
         return self.model is not None
 
+    def to_device(self, device: torch.device) -> None:
+        """Run on ``device`` from now on: the model (and a rehearsal teacher) move there, the optimizer is rebuilt.
+
+        A pipeline calls it with its resolved ``[nlp] device`` (see :mod:`elkit.devices`).
+        """
+        self.device = device
+        for model in (self.model, self._teacher):
+            if model is not None:
+                model.to(device)
+        self._optimizer = None
+
     def _require_model(self) -> SpanModel:
         if self.model is None:
             raise ModelError(
@@ -96,6 +109,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
 
     def _build(self, encoder_settings: HashCNNSettings | TransformerEncoderSettings | None = None, *,
                files: Path | None = None, pretrained: bool = True, vectors_width: int = 0) -> SpanModel:
+        """A fresh model, on the CPU (so that its seeded weights are the same whatever the device)."""
         settings = self.settings
         torch.manual_seed(settings.seed)
         encoder = build_encoder(encoder_settings or settings.encoder, files=files, pretrained=pretrained,
@@ -136,7 +150,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         self.labels = list(found)
         if not self.labels:
             raise ModelError(f"{self.name}: no labels: give labels or examples with entities")
-        self.model = self._build()
+        self.model = self._build().to(self.device)
         self._optimizer = None
         self._teacher = None
 
@@ -172,7 +186,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
                     words = [docs[plan.windows[item][0]].words[plan.windows[item][1]: plan.windows[item][2]]
                              for item in batch]
                     logits, span_mask = model(words)
-                    probabilities = torch.sigmoid(logits).masked_fill(~span_mask.unsqueeze(-1), 0.0).numpy()
+                    probabilities = to_numpy(torch.sigmoid(logits).masked_fill(~span_mask.unsqueeze(-1), 0.0))
                     for row, item in enumerate(batch):
                         plan.add(item, probabilities[row])
         finally:
@@ -245,7 +259,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
             words = [batch[index].reference.words[start:end] for index, start, end in segments]
             logits, span_mask = model(words)
             targets, weights = span_targets(batch, segments, tuple(logits.shape), self.labels,
-                                            self.settings.max_width, self.name)
+                                            self.settings.max_width, self.name, logits.device)
             weights = weights * span_mask.unsqueeze(-1)
             loss = nn.functional.binary_cross_entropy_with_logits(logits, targets, weight=weights, reduction="sum")
             loss = loss / len(segments)
@@ -322,7 +336,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         if vectors is not None:
             encoder_settings["vectors_width"] = vectors.dimensions
         meta = {"format": _FORMAT, "labels": self.labels, "encoder": encoder_settings}
-        state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
         files = {_MODEL_JSON: json.dumps(meta, indent=2).encode("utf-8"), _WEIGHTS: save_tensors(state)}
         files.update(model.encoder.extra_files())
         return files
@@ -351,7 +365,7 @@ class SpanNER(SavedAsFiles, PredictThenAnnotate):
         except (KeyError, RuntimeError) as error:
             raise ModelError(f"{where}: weights do not fit the model: {error}") from error
         model.eval()
-        self.model = model
+        self.model = model.to(self.device)
         self._optimizer = None
         self._teacher = None
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from elkit.devices import module_device
 from elkit.encoders.transformers import load_transformer
 from elkit.encoders.vectors import StaticVectors, empty_vectors
 from elkit.ner.features import CASING_FLAGS, FEATURE_NAMES, FeatureExtractor
@@ -47,9 +48,17 @@ class Maxout(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Base class: ``encode(sentences) -> (vectors [batch, length, width], mask [batch, length])``."""
+    """Base class: ``encode(sentences) -> (vectors [batch, length, width], mask [batch, length])``.
+
+    Its inputs are made on the CPU (from NumPy) and moved to :attr:`device`, where its weights are.
+    """
 
     width: int
+
+    @property
+    def device(self) -> torch.device:
+        """Where the encoder's weights are (its inputs go there)."""
+        return module_device(self)
 
     def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Vectors for padded word sequences and the mask of real words."""
@@ -102,16 +111,17 @@ class HashEmbedCNN(Encoder):
     def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Vectors ``[batch, length, width]`` and mask for padded word sequences."""
         ids_array, flags_array, mask_array = self.extractor.batch(sentences)
-        ids = torch.from_numpy(ids_array)
-        mask = torch.from_numpy(mask_array)
+        device = self.device
+        ids = torch.from_numpy(ids_array).to(device)
+        mask = torch.from_numpy(mask_array).to(device)
         parts = []
         for column, embedding in enumerate(self.embeddings):
             hashed = ids[..., column]
             # Two hash functions per feature, summed: collisions on both rows at once are rare.
             parts.append(embedding(hashed % self.embed_size) + embedding((hashed >> 13) % self.embed_size))
-        parts.append(torch.from_numpy(flags_array))
+        parts.append(torch.from_numpy(flags_array).to(device))
         if self.vectors is not None and self.vector_projection is not None:
-            rows = self.vectors.rows(sentences, ids.shape[1])
+            rows = self.vectors.rows(sentences, ids.shape[1]).to(device)
             parts.append(self.vector_projection(self.vectors(rows)))
         hidden = self.mix_norm(self.mix(torch.cat(parts, dim=-1)))
         hidden = self.dropout(hidden)
@@ -122,7 +132,7 @@ class HashEmbedCNN(Encoder):
             mixed = mixed.view(*mixed.shape[:-1], self.width, self.pieces).amax(dim=-1)
             hidden = norm(hidden + self.dropout(mixed)) * keep
         if self.lstm is not None and hidden.shape[1] > 0:
-            lengths = mask.sum(dim=1).clamp(min=1)
+            lengths = mask.sum(dim=1).clamp(min=1).cpu()  # packing wants the lengths on the CPU
             packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths, batch_first=True, enforce_sorted=False)
             output, _ = self.lstm(packed)
             unpacked, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
@@ -204,26 +214,28 @@ class TransformerEncoder(Encoder):
                 mask: torch.Tensor) -> torch.Tensor:
         """The output vectors from the transformer's word vectors and the words' casing."""
         _, flags, _ = self.extractor.batch(sentences)
-        casing = self.casing(torch.from_numpy(flags))
+        casing = self.casing(torch.from_numpy(flags).to(word_vectors.device))
         output = self.norm(self.projection(torch.cat([word_vectors, casing], dim=-1)))
         return self.dropout(output) * mask.unsqueeze(-1).float()
 
     def transformer_vectors(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         """The transformer's own word vectors ``[batch, length, hidden]`` (cached when frozen) and the mask."""
         longest = max((len(words) for words in sentences), default=0)
+        device = self.device
         mask = torch.zeros(len(sentences), longest, dtype=torch.bool)
         for row, words in enumerate(sentences):
             mask[row, : len(words)] = True
+        mask = mask.to(device)
         hidden_size = int(self.transformer.config.hidden_size)
-        word_vectors = torch.zeros(len(sentences), longest, hidden_size)
+        word_vectors = torch.zeros(len(sentences), longest, hidden_size, device=device)
         frozen = self.transformer_frozen
-        cache = self.word_cache if frozen else None
+        cache = self.word_cache if frozen else None  # kept on the CPU, where memory is cheaper
         non_empty = [row for row, words in enumerate(sentences) if words]
         if cache is not None:
             for row in non_empty:
                 cached = cache.get(tuple(sentences[row]))
                 if cached is not None:
-                    word_vectors[row, : cached.shape[0]] = cached.float()
+                    word_vectors[row, : cached.shape[0]] = cached.to(device).float()
             non_empty = [row for row in non_empty if tuple(sentences[row]) not in cache]
         if non_empty:
             encodings = self.tokenizer(
@@ -243,7 +255,7 @@ class TransformerEncoder(Encoder):
             for position, row in enumerate(non_empty):
                 word_vectors[row] = self._pool_words(subword_vectors[position], word_maps[position], longest)
                 if cache is not None:
-                    cache[tuple(sentences[row])] = word_vectors[row, : len(sentences[row])].detach().half()
+                    cache[tuple(sentences[row])] = word_vectors[row, : len(sentences[row])].detach().half().cpu()
         return word_vectors, mask
 
     def _run_windows(self, pieces: list[tuple[int, int, int]], subword_ids: list[list[int]]) -> list[torch.Tensor]:
@@ -258,7 +270,9 @@ class TransformerEncoder(Encoder):
             window_ids = [cls_id, *subword_ids[position][start:end], sep_id]
             input_ids[row, : len(window_ids)] = torch.tensor(window_ids)
             attention[row, : len(window_ids)] = 1
-        outputs = self.transformer(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        device = self.device
+        outputs = self.transformer(input_ids=input_ids.to(device),
+                                   attention_mask=attention.to(device)).last_hidden_state
         # For every subword, the window (row) where it sits furthest from an edge, and its column there.
         chosen_rows = [np.zeros(len(ids), dtype=np.int64) for ids in subword_ids]
         chosen_columns = [np.zeros(len(ids), dtype=np.int64) for ids in subword_ids]
@@ -271,16 +285,17 @@ class TransformerEncoder(Encoder):
             chosen_rows[position][start:end][better] = row
             chosen_columns[position][start:end][better] = offsets[better] - start + 1
         return [
-            outputs[torch.from_numpy(rows), torch.from_numpy(columns)]
+            outputs[torch.from_numpy(rows).to(device), torch.from_numpy(columns).to(device)]
             for rows, columns in zip(chosen_rows, chosen_columns, strict=True)
         ]
 
     def _pool_words(self, subword_vectors: torch.Tensor, word_map: list[int | None], longest: int) -> torch.Tensor:
         hidden_size = subword_vectors.shape[-1]
-        words = torch.zeros(longest, hidden_size)
+        device = subword_vectors.device
+        words = torch.zeros(longest, hidden_size, device=device)
         if not word_map:
             return words
-        index = torch.tensor([word if word is not None else -1 for word in word_map])
+        index = torch.tensor([word if word is not None else -1 for word in word_map], device=device)
         valid = index >= 0
         if self.pooling == "first":
             first = torch.ones_like(index, dtype=torch.bool)
@@ -288,8 +303,9 @@ class TransformerEncoder(Encoder):
             chosen = valid & first
             words = words.index_copy(0, index[chosen], subword_vectors[chosen])
         else:
-            sums = torch.zeros(longest, hidden_size).index_add(0, index[valid], subword_vectors[valid])
-            counts = torch.zeros(longest).index_add(0, index[valid], torch.ones(int(valid.sum())))
+            sums = torch.zeros(longest, hidden_size, device=device).index_add(0, index[valid], subword_vectors[valid])
+            counts = torch.zeros(longest, device=device).index_add(0, index[valid],
+                                                                   torch.ones(int(valid.sum()), device=device))
             words = sums / counts.clamp(min=1).unsqueeze(-1)
         return words
 

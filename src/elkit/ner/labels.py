@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from elkit.devices import module_device
 from elkit.errors import ConfigError
 
 __all__ = ["LabelEncoder", "LabelSet", "label_entries"]
@@ -92,8 +93,9 @@ class LabelEncoder:
         self.encoded = 0
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """``[len(texts), width]`` unit-length embeddings; texts not in the cache go through the transformer."""
+        """``[len(texts), width]`` unit-length embeddings (where the transformer is); new texts go through it."""
         missing = list(dict.fromkeys(text for text in texts if text not in self.cache))
+        device = module_device(self.transformer)
         if missing:
             was_training = self.transformer.training
             self.transformer.eval()
@@ -102,7 +104,7 @@ class LabelEncoder:
                     for start in range(0, len(missing), batch_size):
                         batch = missing[start: start + batch_size]
                         encoded = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
-                                                 return_tensors="pt")
+                                                 return_tensors="pt").to(device)
                         hidden = self.transformer(**encoded).last_hidden_state
                         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
@@ -113,7 +115,7 @@ class LabelEncoder:
             finally:
                 self.transformer.train(was_training)
         if not texts:
-            return torch.zeros(0, int(self.transformer.config.hidden_size))
+            return torch.zeros(0, int(self.transformer.config.hidden_size), device=device)
         return torch.stack([self.cache[text] for text in texts])
 
     def label_set(self, entries: Sequence[tuple[str, str]]) -> LabelSet:

@@ -39,10 +39,13 @@ class LabelMatrix(nn.Module):
         """Add ``count`` rows for new labels, initialised near the mean of the existing rows."""
         with torch.no_grad():
             width = self.weight.shape[1]
-            mean = self.weight.mean(dim=0, keepdim=True) if self.weight.shape[0] else torch.zeros(1, width)
-            rows = mean.repeat(count, 1) + torch.randn(count, self.weight.shape[1]) * 0.02
+            device = self.weight.device
+            mean = (self.weight.mean(dim=0, keepdim=True) if self.weight.shape[0]
+                    else torch.zeros(1, width, device=device))
+            # drawn on the CPU, so that a new label's row is the same on every device
+            rows = mean.repeat(count, 1) + (torch.randn(count, width) * 0.02).to(device)
             self.weight = nn.Parameter(torch.cat([self.weight.detach(), rows]))
-            self.bias = nn.Parameter(torch.cat([self.bias.detach(), torch.full((count,), -2.0)]))
+            self.bias = nn.Parameter(torch.cat([self.bias.detach(), torch.full((count,), -2.0, device=device)]))
 
 
 class SpanHead(nn.Module):
@@ -80,7 +83,7 @@ class SpanHead(nn.Module):
         ends = self.end(vectors)
         inside = self.inside(vectors)
         cumulative = torch.cat([torch.zeros_like(inside[:, :1]), inside.cumsum(dim=1)], dim=1)
-        padding = torch.zeros(batch, width, ends.shape[-1], dtype=ends.dtype)
+        padding = torch.zeros(batch, width, ends.shape[-1], dtype=ends.dtype, device=ends.device)
         ends_padded = torch.cat([ends, padding], dim=1)
         cumulative_padded = torch.cat([cumulative, cumulative[:, -1:].expand(batch, width, -1)], dim=1)
         layers = []
@@ -90,8 +93,8 @@ class SpanHead(nn.Module):
             layers.append(starts + end_vectors + mean + self.width_embedding.weight[offset])
         spans = self.hidden(torch.stack(layers, dim=2))
         lengths = mask.sum(dim=1)
-        positions = torch.arange(length).view(1, length, 1)
-        offsets = torch.arange(width).view(1, 1, width)
+        positions = torch.arange(length, device=mask.device).view(1, length, 1)
+        offsets = torch.arange(width, device=mask.device).view(1, 1, width)
         span_mask = (positions + offsets) < lengths.view(batch, 1, 1)
         return spans, span_mask
 

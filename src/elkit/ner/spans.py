@@ -57,7 +57,8 @@ def as_example(item: Example | Doc) -> Example:
 
 
 def span_targets(examples: Sequence[Example], scored: Sequence[tuple[int, int, int]], shape: tuple[int, ...],
-                 labels: Sequence[str], max_width: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+                 labels: Sequence[str], max_width: int, where: str,
+                 device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Gold targets and the weights of the cells that get a loss.
 
     Args:
@@ -67,10 +68,12 @@ def span_targets(examples: Sequence[Example], scored: Sequence[tuple[int, int, i
         labels: The label of each column.
         max_width: Longest span in words; longer gold spans are left out.
         where: The component's name, for messages.
+        device: Where the model's logits are (None: the CPU); the cells are filled on the CPU, then moved there.
 
     Returns:
-        ``(targets, weights)``, both of ``shape``. A complete example weighs every cell of its segments; a
-        partial one only the cells of its annotated spans; a rejected answer only its own (span, label) cell.
+        ``(targets, weights)``, both of ``shape``, on ``device``. A complete example weighs every cell of its
+        segments; a partial one only the cells of its annotated spans; a rejected answer only its own (span, label)
+        cell.
 
     Raises:
         DataError: A gold span or answer with a label the model does not have.
@@ -100,6 +103,8 @@ def span_targets(examples: Sequence[Example], scored: Sequence[tuple[int, int, i
                     weights[cell] = 1.0
                 else:
                     weights[(*cell, column[answer.label])] = 1.0
+    if device is not None:
+        targets, weights = targets.to(device), weights.to(device)
     return targets, weights
 
 

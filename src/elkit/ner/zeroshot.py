@@ -17,6 +17,7 @@ fits on held-out annotated examples. The settings are :class:`~elkit.ner.setting
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from elkit.batching import PredictThenAnnotate, batches
+from elkit.devices import to_numpy
 from elkit.doc import Doc, Example, Span
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.ner.calibration import Calibration, fit_temperature
@@ -68,6 +70,7 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
         self.label_entries = label_entries(self.settings.labels, name) if self.settings.labels else []
         self.temperature = self.settings.temperature or 1.0
         self.model: ZeroShotModel | None = None
+        self.device = torch.device("cpu")
         self.label_encoder: LabelEncoder | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._teacher: ZeroShotModel | None = None
@@ -92,6 +95,22 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
         """True once the model exists."""
         return self.model is not None
 
+    def to_device(self, device: torch.device) -> None:
+        """Run on ``device`` from now on: the model (and a rehearsal teacher) move there, the optimizer is rebuilt.
+
+        A pipeline calls it with its resolved ``[nlp] device`` (see :mod:`elkit.devices`); label sets encoded
+        before the move are moved when they are used.
+        """
+        self.device = device
+        for model in (self.model, self._teacher):
+            if model is not None:
+                model.to(device)
+        if self.label_encoder is not None:
+            self.label_encoder.cache.clear()
+        if self._teacher_labels is not None:
+            self._teacher_labels = self.encode_labels(self._teacher_labels)
+        self._optimizer = None
+
     def _require_model(self) -> ZeroShotModel:
         if self.model is None and self.settings.heads == "shipped":
             self.initialize()  # the shipped heads need no training: a config alone makes a working recognizer
@@ -110,7 +129,7 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
             if missing or unexpected:
                 raise ModelError(f"{self.name}: weights do not fit the model (missing {missing[:5]}, "
                                  f"unexpected {unexpected[:5]})")
-        self.model = model
+        self.model = model.to(self.device)  # built and loaded on the CPU, then moved
         self.label_encoder = LabelEncoder(encoder.transformer, encoder.tokenizer, self.settings.label_max_length)
         self._optimizer = None
         self._teacher = None
@@ -154,13 +173,16 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
         """Encode labels once, for reuse in every later call (``pipe(docs, labels=encoded)``).
 
         Args:
-            labels: Names, ``{name: description}``, an already encoded set (returned as it is), or None for the
-                configured labels. Texts longer than ``label_max_length`` subword tokens are cut.
+            labels: Names, ``{name: description}``, an already encoded set (returned as it is, or moved to the
+                component's device when it is elsewhere), or None for the configured labels. Texts longer than
+                ``label_max_length`` subword tokens are cut.
 
         Raises:
             ConfigError: No labels, or a bad label.
         """
         if isinstance(labels, LabelSet):
+            if labels.embeddings.device != self.device:
+                return dataclasses.replace(labels, embeddings=labels.embeddings.to(self.device))
             return labels
         self._require_model()
         assert self.label_encoder is not None
@@ -199,7 +221,7 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
             with torch.inference_mode():
                 for batch, logits, mask in self._logits(model, plan.windows, docs, label_set.embeddings):
                     probabilities = torch.sigmoid(logits / self.temperature)
-                    probabilities = probabilities.masked_fill(~mask.unsqueeze(-1), 0.0).numpy()
+                    probabilities = to_numpy(probabilities.masked_fill(~mask.unsqueeze(-1), 0.0))
                     for row, item in enumerate(batch):
                         plan.add(item, probabilities[row])
         finally:
@@ -293,11 +315,11 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
             words = [batch[index].reference.words[start:end] for index, start, end in rows]
             logits, span_mask = model(words, label_set.embeddings)
             targets, weights = span_targets(batch, rows, tuple(logits.shape), label_set.names,
-                                            self.settings.max_width, self.name)
+                                            self.settings.max_width, self.name, logits.device)
             weights = weights * span_mask.unsqueeze(-1)
             if label_sets is not None:
                 allowed = torch.tensor([[name in label_sets[index] for name in label_set.names]
-                                        for index, _, _ in rows], dtype=weights.dtype)
+                                        for index, _, _ in rows], dtype=weights.dtype, device=weights.device)
                 weights = weights * allowed[:, None, None, :]
             loss = nn.functional.binary_cross_entropy_with_logits(logits, targets, weight=weights, reduction="sum")
             loss = loss / len(rows)
@@ -388,10 +410,10 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
                     for positions, logits, mask in self._logits(model, rows, docs, label_set.embeddings):
                         chosen = [rows[position] for position in positions]
                         targets, weights = span_targets(batch, chosen, tuple(logits.shape), label_set.names,
-                                                        self.settings.max_width, self.name)
+                                                        self.settings.max_width, self.name, logits.device)
                         keep = (weights > 0) & mask.unsqueeze(-1)
-                        collected_logits.append(logits[keep])
-                        collected_targets.append(targets[keep])
+                        collected_logits.append(logits[keep].cpu())  # the temperature is fitted on the CPU
+                        collected_targets.append(targets[keep].cpu())
         finally:
             model.train(was_training)
         if not collected_logits:
@@ -405,7 +427,7 @@ class ZeroShotNER(SavedAsFiles, PredictThenAnnotate):
     def _files(self, half: bool = False) -> dict[str, bytes]:
         model = self._require_model()
         state = {name: tensor.half() if half and tensor.is_floating_point() else tensor
-                 for name, tensor in model.trained_state().items()}
+                 for name, tensor in model.trained_state().items()}  # on the CPU (`trained_state`)
         return write_files(state, self.label_entries, self.temperature, self.settings.to_config(), model.encoder)
 
     def _load_files(self, files: dict[str, bytes], where: str) -> None:

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from elkit.devices import to_numpy
 from elkit.errors import ModelError
 from elkit.ner.encoders import TransformerEncoder
 
@@ -34,7 +35,7 @@ SHIPPED = Path(__file__).resolve().parent / "shipped" / "zeroshot-minilm"
 def fingerprint(encoder: TransformerEncoder) -> str:
     """A short hash of the frozen transformer's word embeddings (a head only fits the transformer it learnt on)."""
     weight = encoder.transformer.get_input_embeddings().weight.detach()
-    return hashlib.sha256(weight[:512].contiguous().numpy().tobytes()).hexdigest()[:16]
+    return hashlib.sha256(to_numpy(weight[:512].contiguous()).tobytes()).hexdigest()[:16]
 
 
 def write_files(state: dict[str, torch.Tensor], labels: list[tuple[str, str]], temperature: float,

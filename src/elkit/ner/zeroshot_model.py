@@ -63,7 +63,7 @@ class ZeroShotModel(nn.Module):
         vectors = self.encoder.project(sentences, raw, mask)
         if self.adapter is None or not vectors.shape[1]:
             return vectors, mask, raw
-        lengths = mask.sum(dim=1).clamp(min=1)
+        lengths = mask.sum(dim=1).clamp(min=1).cpu()  # packing wants the lengths on the CPU
         packed = nn.utils.rnn.pack_padded_sequence(vectors, lengths, batch_first=True, enforce_sorted=False)
         output, _ = self.adapter(packed)
         output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=vectors.shape[1])
@@ -80,8 +80,8 @@ class ZeroShotModel(nn.Module):
         return spans @ rows.T + biases + self.similarity_weight * similarity, span_mask
 
     def trained_state(self) -> dict[str, torch.Tensor]:
-        """The weights that learn (everything but the frozen transformer), by name."""
-        return {name: tensor.contiguous() for name, tensor in self.state_dict().items()
+        """The weights that learn (everything but the frozen transformer), by name, on the CPU."""
+        return {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()
                 if not name.startswith("encoder.transformer.")}
 
 
@@ -91,7 +91,8 @@ def span_means(vectors: torch.Tensor, widths: int) -> torch.Tensor:
     Spans running past the end get the mean of what is there; the caller masks them.
     """
     batch, length, hidden = vectors.shape
-    cumulative = torch.cat([torch.zeros(batch, 1, hidden), vectors.cumsum(dim=1)], dim=1)
+    cumulative = torch.cat([torch.zeros(batch, 1, hidden, dtype=vectors.dtype, device=vectors.device),
+                            vectors.cumsum(dim=1)], dim=1)
     padded = torch.cat([cumulative, cumulative[:, -1:].expand(batch, widths, hidden)], dim=1)
     means = [(padded[:, offset + 1: offset + 1 + length] - cumulative[:, :length]) / (offset + 1)
              for offset in range(widths)]

@@ -20,7 +20,9 @@ class Component(Protocol):
     ``settings`` and derives ``config`` from it, so that a pipeline can write a config that rebuilds the
     component; learned state goes through ``to_disk`` / ``from_disk`` and ``to_bytes`` / ``from_bytes``.
     Deriving from :class:`elkit.batching.BatchedComponent` gives ``pipe`` from ``__call__`` (or from
-    ``predict`` and ``set_annotations`` with :class:`elkit.batching.PredictThenAnnotate`).
+    ``predict`` and ``set_annotations`` with :class:`elkit.batching.PredictThenAnnotate`). A component that runs a
+    torch model also has ``to_device(device)``: the pipeline calls it with its resolved ``[nlp] device`` when the
+    component is added and when the pipeline moves (see :mod:`elkit.devices`).
     """
 
     name: str

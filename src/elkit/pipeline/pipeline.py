@@ -11,6 +11,7 @@ from typing import Any
 
 from elkit.batching import batches, check_batch_size
 from elkit.config import ComponentConfig, NlpConfig, PipelineConfig, load_config, save_config
+from elkit.devices import resolve_device
 from elkit.doc import Doc
 from elkit.errors import ConfigError, DataError, ModelError
 from elkit.io import MANIFEST_NAME, pack_files, read_manifest, unpack_files, write_manifest
@@ -35,6 +36,10 @@ class Pipeline:
         lang: Language code, recorded in the config.
         max_length: Longest text accepted, in characters (longer texts are an error: split them first).
         tokenizer_factory: The registered name that rebuilds the tokenizer from its settings.
+        device: Where the torch components run: "cpu", "cuda" or "cuda:N" (see :meth:`to_device`).
+
+    Raises:
+        ConfigError: A device this machine does not have.
     """
 
     def __init__(
@@ -44,22 +49,31 @@ class Pipeline:
         lang: str = "en",
         max_length: int = 1_000_000,
         tokenizer_factory: str = "elkit.Tokenizer.v1",
+        device: str = "cpu",
     ) -> None:
         self.tokenizer = tokenizer or Tokenizer(lang=lang)
         self.lang = lang
         self.max_length = max_length
         self.tokenizer_factory = tokenizer_factory
+        if device != "cpu":
+            resolve_device(device)  # checked at once (torch is imported only for a device other than the CPU)
+        self.device = device
         self._components: list[tuple[str, Component]] = []
         self._factories: dict[str, str] = {}
 
     # --- building -------------------------------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: PipelineConfig | dict[str, Any] | str | Path) -> Pipeline:
+    def from_config(cls, config: PipelineConfig | dict[str, Any] | str | Path, *,
+                    device: str | None = None) -> Pipeline:
         """Build a pipeline from a config (object, plain dict or TOML path); components are not trained.
 
+        Args:
+            config: The config.
+            device: Where the torch components run, instead of the config's ``[nlp] device``.
+
         Raises:
-            ConfigError: An invalid config or unknown factory.
+            ConfigError: An invalid config, an unknown factory, or a device this machine does not have.
         """
         if isinstance(config, str | Path):
             config = load_config(config)
@@ -71,7 +85,7 @@ class Pipeline:
             settings.setdefault("lang", config.nlp.lang)  # [nlp] lang picks the language's rules
         tokenizer = tokenizers.make(tokenizer_section.factory, settings)
         nlp = cls(tokenizer, lang=config.nlp.lang, max_length=config.nlp.max_length,
-                  tokenizer_factory=tokenizer_section.factory)
+                  tokenizer_factory=tokenizer_section.factory, device=device or config.nlp.device)
         for name in config.nlp.pipeline:
             section = config.components[name]
             nlp.add_pipe(section.factory, name=name, config=section.settings)
@@ -122,7 +136,29 @@ class Pipeline:
         component = factories.make(factory, config or {}, name=name, nlp=self)
         self._insert(name, component, before=before, after=after, first=first, last=last)
         self._factories[name] = factory
+        if hasattr(component, "to_device"):
+            component.to_device(resolve_device(self.device))
         return component
+
+    def to_device(self, device: Any = None, *, gpu_id: int | None = None) -> Pipeline:
+        """Run the torch components on ``device`` from now on (their models move; later ones are built there).
+
+        Args:
+            device: "cpu", "cuda", "cuda:N" or a ``torch.device`` (None: the CPU).
+            gpu_id: ``--gpu-id``: when given it replaces ``device`` (-1: the CPU, N: "cuda:N").
+
+        Returns:
+            The pipeline.
+
+        Raises:
+            ConfigError: A badly spelled device, or one this machine does not have.
+        """
+        resolved = resolve_device(device, gpu_id)
+        self.device = str(resolved)
+        for _, component in self._components:
+            if hasattr(component, "to_device"):
+                component.to_device(resolved)
+        return self
 
     def _insert(self, name: str, component: Component, *, before: str | None, after: str | None, first: bool,
                 last: bool) -> None:
@@ -171,6 +207,7 @@ class Pipeline:
                 pipeline=self.pipe_names,
                 tokenizer=ComponentConfig(factory=self.tokenizer_factory, **self.tokenizer.to_dict()),
                 max_length=self.max_length,
+                device=self.device,
             ),
             components={
                 name: ComponentConfig(factory=self._factories[name], **component.config)
@@ -304,11 +341,20 @@ class Pipeline:
 
     # --- saving ---------------------------------------------------------------------------------------------
 
+    def _saved_config(self) -> PipelineConfig:
+        """The config a saved pipeline records: its device is the CPU, so that it loads on any machine."""
+        config = self.config
+        return config.model_copy(update={"nlp": config.nlp.model_copy(update={"device": "cpu"})})
+
     def to_disk(self, path: str | Path) -> None:
-        """Save to a directory: ``manifest.json``, ``config.toml``, the tokenizer, one folder per component."""
+        """Save to a directory: ``manifest.json``, ``config.toml``, the tokenizer, one folder per component.
+
+        Weights are written from the CPU, and the saved config records ``device = "cpu"``: where a loaded pipeline
+        runs is chosen when it is loaded (``from_disk(path, device=...)``, ``--gpu-id``).
+        """
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, directory / _CONFIG_NAME)
+        save_config(self._saved_config(), directory / _CONFIG_NAME)
         (directory / _TOKENIZER_DIR).mkdir(exist_ok=True)
         for name, component in self._components:
             (directory / name).mkdir(exist_ok=True)
@@ -323,16 +369,16 @@ class Pipeline:
         )
 
     @classmethod
-    def from_disk(cls, path: str | Path) -> Pipeline:
-        """Load a pipeline saved by ``to_disk``.
+    def from_disk(cls, path: str | Path, *, device: str | None = None) -> Pipeline:
+        """Load a pipeline saved by ``to_disk``; its weights are loaded onto ``device`` (None: the CPU).
 
         Raises:
             ModelError: A missing or inconsistent directory.
-            ConfigError: Its config names an unknown factory.
+            ConfigError: Its config names an unknown factory, or a device this machine does not have.
         """
         directory = Path(path)
         manifest = read_manifest(directory / MANIFEST_NAME)
-        nlp = cls.from_config(load_config(directory / manifest.get("config", _CONFIG_NAME)))
+        nlp = cls.from_config(load_config(directory / manifest.get("config", _CONFIG_NAME)), device=device)
         recorded = [entry.get("name") for entry in manifest.get("pipeline", [])]
         if recorded != nlp.pipe_names:
             raise ModelError(f"{directory}: manifest lists components {recorded}, config has {nlp.pipe_names}")
@@ -344,13 +390,13 @@ class Pipeline:
 
     def to_bytes(self) -> bytes:
         """The whole pipeline as bytes: its config and each component's ``to_bytes`` (see :meth:`from_bytes`)."""
-        files = {_CONFIG_BYTES: json.dumps(self.config.to_dict()).encode("utf-8")}
+        files = {_CONFIG_BYTES: json.dumps(self._saved_config().to_dict()).encode("utf-8")}
         files.update({f"{_COMPONENT_PREFIX}{name}": component.to_bytes() for name, component in self._components})
         return pack_files(files)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Pipeline:
-        """Rebuild a pipeline from :meth:`to_bytes` output: its config, then each component's state.
+    def from_bytes(cls, data: bytes, *, device: str | None = None) -> Pipeline:
+        """Rebuild a pipeline from :meth:`to_bytes` output: its config, then each component's state (on ``device``).
 
         Raises:
             ModelError: The bytes are not a pipeline's, or miss a component.
@@ -363,7 +409,7 @@ class Pipeline:
             config = json.loads(files[_CONFIG_BYTES].decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise ModelError(f"the pipeline's config in these bytes is damaged: {error}") from None
-        nlp = cls.from_config(config)
+        nlp = cls.from_config(config, device=device)
         for name, component in nlp._components:
             state = files.get(f"{_COMPONENT_PREFIX}{name}")
             if state is None:

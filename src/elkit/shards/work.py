@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pydantic
 
 from elkit.corpora import ReadReport
+from elkit.devices import check_device_setting
 from elkit.doc import NIL, Doc
 from elkit.doc.task import doc_to_task
 from elkit.errors import ConfigError
@@ -51,6 +52,8 @@ class ShardJob(Settings):
         max_length: Longest text accepted, in characters (None: the pipeline's own ``max_length``).
         code: Python files each worker imports before it builds the pipeline (they register custom
             components; on a cluster, paths every node sees).
+        device: Where each worker runs the torch components ("cpu", "cuda", "cuda:N"; None: the pipeline's own,
+            the CPU for a saved one). ``--gpu-id`` sets it.
     """
 
     mode: Literal["apply", "link"] = "link"
@@ -68,6 +71,12 @@ class ShardJob(Settings):
     lenient: bool = False
     max_length: int | None = pydantic.Field(None, gt=0)
     code: list[PathText] = []
+    device: str | None = None
+
+    @pydantic.field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str | None) -> str | None:
+        return None if value is None else check_device_setting(value)
 
     @pydantic.model_validator(mode="after")
     def _check_sources(self) -> ShardJob:
@@ -101,7 +110,7 @@ class ShardJob(Settings):
 
     def _build(self, load: Any, create_simple: Any, is_linker: Any, show_progress: bool) -> Any:
         if self.model is not None:
-            nlp = load(self.model)
+            nlp = load(self.model, device=self.device)
             if self.mode == "apply":
                 return nlp
             linkers = [component for _, component in nlp.components if is_linker(component)]
@@ -115,7 +124,7 @@ class ShardJob(Settings):
             return nlp
         return create_simple(self.entities, kb=self.kb, ner_model=self.ner_model, threshold=self.threshold,
                              cache_dir=self.cache_dir, labels=self.labels, linker=self.linker,
-                             show_progress=show_progress)
+                             show_progress=show_progress, device=self.device)
 
 
 def kb_of(nlp: Any) -> Any:

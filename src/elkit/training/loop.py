@@ -187,7 +187,7 @@ def train(
     if base_model is not None:
         from elkit.packaging import load
 
-        nlp = load(base_model)
+        nlp = load(base_model, device=config.nlp.device)  # trained where the config says, as a fresh one is
     else:
         nlp = Pipeline.from_config(config)
     trainable = [name for name, component in nlp.components if hasattr(component, "update")]
@@ -283,7 +283,7 @@ def train(
             "training": settings.model_dump(), "best_score": result.best_score, "best_step": result.best_step,
             "steps": result.steps, "seconds": result.seconds, "history": result.history,
         }, indent=2), encoding="utf-8")
-        best = Pipeline.from_disk(output_path / "model-best")
+        best = Pipeline.from_disk(output_path / "model-best", device=nlp.device)
     console.print(
         f"done: {result.steps:,} steps in {result.seconds / 60:.1f} min; best dev F1 {result.best_score:.4f} at "
         f"step {result.best_step:,}" + (f"; saved to {output_path}/model-best and model-last" if output_path else "")
