@@ -154,6 +154,29 @@ async def drive(url: str, sessions: int, seconds: float, think: float) -> dict[s
     return record
 
 
+def resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def churn(source: Path, folder: Path, sessions: int) -> tuple[float, float]:
+    """Server RSS (MiB) after one session, and after ``sessions`` more that each fetched a batch and left."""
+    process, url = start_server(source, f"sqlite:///{folder / 'churn.sqlite'}", folder)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            client.post("/api/tasks", json={"session": "first", "count": 10}).raise_for_status()
+            before = resident_mib(process.pid)
+            for number in range(sessions):
+                client.post("/api/tasks", json={"session": f"visitor{number}", "count": 10}).raise_for_status()
+            after = resident_mib(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    return before, after
+
+
 def percentile(values: list[float], share: int) -> float:
     if len(values) < 2:
         return float("nan")
@@ -197,17 +220,22 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a session's answers")
     parser.add_argument("--texts", type=int, default=20_000, help="texts in the source (enough for the run)")
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--churn", type=int, default=2390, help="one-off sessions for the memory check (0: skip)")
     arguments = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
+    memory: tuple[float, float] | None = None
     with tempfile.TemporaryDirectory(prefix="elkit-load-") as name:
         folder = Path(name)
         source = folder / "texts.jsonl"
         source.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts(arguments.texts)),
                           encoding="utf-8")
-        for kind in arguments.databases.split(","):
+        for kind in [name for name in arguments.databases.split(",") if name]:
             print(f"{kind}: {arguments.sessions} sessions for {arguments.seconds:.0f} s "
                   f"(think {arguments.think_ms:.0f} ms)…", flush=True)
             results[kind] = run(kind, source, folder, arguments)
+        if arguments.churn:
+            print(f"sqlite: {arguments.churn:,} one-off sessions…", flush=True)
+            memory = churn(source, folder, arguments.churn)
     print(f"{'database':<10} {'answers':>8} {'ans/s':>7} {'save p50':>9} {'save p99':>9} {'fetch p50':>10} "
           f"{'fetch p99':>10} {'lost':>5} {'dup':>4} {'errors':>6}")
     for kind, result in results.items():
@@ -217,6 +245,9 @@ def main() -> None:
     if "sqlite" in results and "postgres" in results:
         ratio = results["postgres"]["save_p99"] / results["sqlite"]["save_p99"]
         print(f"postgres_vs_sqlite_save_p99_ratio: {ratio:.2f}")
+    if memory is not None:
+        print(f"server RSS: {memory[0]:.0f} MiB after one session, {memory[1]:.0f} MiB after {arguments.churn:,} more")
+        print(f"annotate_rss_growth_mib_{arguments.churn}_sessions: {memory[1] - memory[0]:.0f}")
     print(f"annotate_errors: {sum(int(result['errors']) for result in results.values())}")
     print(f"annotate_duplicates: {sum(int(result['duplicates']) for result in results.values())}")
     for kind, result in results.items():
