@@ -205,3 +205,23 @@ def test_a_learning_recipe_acknowledges_before_it_learns(tmp_path):
     controller.wait_for_updates()
     assert len(learned) == 2
     controller.close()
+
+
+def test_history_reads_only_the_rows_it_returns(tmp_path):
+    from sqlalchemy import event
+
+    store = Store(tmp_path / "db.sqlite")
+    store.add_answers("news", [answered(f"Apple {index} is here", [(0, 0, "ORG")]) for index in range(300)],
+                      session_id="alice")
+    controller = manual_controller(tmp_path, store)
+    rows = []
+
+    def count_rows(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM EXAMPLES" in statement.upper():
+            rows.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count_rows)
+    history = controller.history("alice", 20)
+    event.remove(store.engine, "before_cursor_execute", count_rows)
+    assert len(history) == 20 and history[0]["text"] == "Apple 299 is here"
+    assert len(rows) == 1 and "LIMIT" in rows[0].upper()  # one query that reads 20 rows, not all 300
