@@ -383,3 +383,40 @@ def test_same_size_damage_is_found_at_open_or_at_first_read(tmp_path, monkeypatc
         except KBError as error:
             errors.append(str(error))
     assert len(errors) == 1 and "alias_priors.f64: the prior of" in errors[0] and "reads nan" in errors[0]
+
+
+def test_normalised_and_fuzzy_candidates_name_their_own_alias(tmp_path):
+    kb = InMemoryKB()
+    kb.add_entity("Q90", name="Paris")
+    kb.add_entity("Q830149", name="Paris, Texas")
+    kb.add_entity("Q30", name="United States")
+    kb.add_alias("Paris", ["Q90", "Q830149"], [0.9, 0.1])
+    kb.add_alias("PARIS, TX", ["Q830149"], [1.0])
+    kb.add_alias("U.S.", ["Q30"], [0.8])
+    for store in (kb, open_kb(_saved(kb, tmp_path / "kb"))):
+        found = {(candidate.entity_id, candidate.alias, candidate.prior) for candidate in
+                 store.get_normalized_candidates("PARIS")}
+        assert found == {("Q90", "Paris", 0.9), ("Q830149", "Paris", 0.1)}  # the KB's alias, not "paris"
+        for variant in ("U.S", "U. S.", "u.s."):
+            assert [(candidate.alias, candidate.prior) for candidate in store.get_normalized_candidates(variant)] \
+                == [("U.S.", 0.8)]
+        fuzzy = store.get_fuzzy_candidates("Paris TXX", min_score=0.3)  # one typo
+        texas = next(candidate for candidate in fuzzy if candidate.alias == "PARIS, TX")
+        assert texas.entity_id == "Q830149" and texas.prior == 1.0 and 0.3 <= texas.scores["fuzzy"] < 1.0
+
+
+def _saved(kb, folder):
+    kb.to_disk(folder)
+    return folder
+
+
+def test_a_kb_without_key_aliases_falls_back_to_the_key(tmp_path, kb_folder):
+    old = tmp_path / "old-kb"
+    shutil.copytree(kb_folder, old)
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["key_aliases.i32"]
+    (old / "key_aliases.i32").unlink()
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert [candidate.alias for candidate in open_kb(old).get_normalized_candidates("PARIS")][:1] == ["paris"]
+    assert [candidate.entity_id for candidate in open_kb(old).get_normalized_candidates("PARIS")] == \
+        [candidate.entity_id for candidate in open_kb(kb_folder).get_normalized_candidates("PARIS")]

@@ -20,7 +20,7 @@ from elkit.kb.deletions import deletion_index
 from elkit.kb.entity import Entity
 from elkit.kb.grams import bucket_bits_for, key_gram_buckets
 from elkit.kb.index import KBIndex
-from elkit.kb.layout import ARRAYS, FORMAT_NAME, FORMAT_VERSION
+from elkit.kb.layout import ARRAYS, FORMAT_NAME, FORMAT_VERSION, OPTIONAL_ARRAYS
 from elkit.kb.normalize import AliasNormalizer
 
 __all__ = ["compile_index"]
@@ -86,8 +86,8 @@ def compile_index(
     key_of_alias = np.fromiter((key_trie[key] if key else -1 for key in key_texts), np.int64, len(key_texts))
     kinds = np.full(len(rows), 2, np.int64) if alias_kinds is None else np.asarray(alias_kinds, dtype=np.int64)
     weights = priors if alias_weights is None else np.asarray(alias_weights, dtype=np.float64)
-    key_table = _key_table(key_of_alias[alias_ids], rows, priors, kinds, weights, len(key_trie))
-    key_offsets, key_rows, key_row_priors = key_table
+    key_table = _key_table(key_of_alias[alias_ids], rows, priors, kinds, weights, len(key_trie), alias_ids)
+    key_offsets, key_rows, key_row_priors, key_aliases = key_table
 
     report(f"building the 3-gram index over {len(key_trie):,} keys")
     bits = bucket_bits_for(len(key_trie))
@@ -104,11 +104,13 @@ def compile_index(
         "key_offsets": key_offsets,
         "key_entities": key_rows,
         "key_priors": key_row_priors,
+        "key_aliases": key_aliases,
         "key_grams": key_grams,
         "gram_offsets": gram_offsets,
         "gram_keys": gram_keys,
     }
-    arrays = {name: np.ascontiguousarray(array, dtype=np.dtype(ARRAYS[name])) for name, array in arrays.items()}
+    types = {**ARRAYS, **OPTIONAL_ARRAYS}
+    arrays = {name: np.ascontiguousarray(array, dtype=np.dtype(types[name])) for name, array in arrays.items()}
     report(f"hashing {len(alias_trie):,} aliases for exact lookups")
     arrays.update(alias_hash_table(alias_trie))
     report(f"indexing the one-character deletions of {len(key_trie):,} keys")
@@ -178,29 +180,36 @@ def _csr(
 
 
 def _key_table(
-    key_ids: np.ndarray, rows: np.ndarray, priors: np.ndarray, kinds: np.ndarray, weights: np.ndarray, key_count: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    key_ids: np.ndarray, rows: np.ndarray, priors: np.ndarray, kinds: np.ndarray, weights: np.ndarray, key_count: int,
+    alias_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Merge the rows of aliases that share a normalised key into one candidate list per key.
 
     The strongest kind of evidence among the key's rows wins (explicit prior > count > none), as it does per
     alias; weaker rows stay as candidates with prior 0. Counts of one entity add up across aliases and become
     count / total; otherwise each entity keeps its best prior and the key's priors are scaled to sum <= 1.
+
+    Returns:
+        (offsets, rows, priors, aliases): per key, its entities best prior first, and for each the id of the KB
+        alias it came from (the entity's best-prior alias of that key), so a normalised or fuzzy candidate
+        names a real alias of its entity, not the normalised key.
     """
     valid = key_ids >= 0
     key_ids, rows, priors, kinds, weights = key_ids[valid], rows[valid], priors[valid], kinds[valid], weights[valid]
+    alias_ids = alias_ids[valid]
     top = np.zeros(key_count, dtype=np.int64)
     np.maximum.at(top, key_ids, kinds)
     strongest = kinds == top[key_ids]
     counted = strongest & (kinds == 1)
     # Per (key, entity): the summed count, and the best prior among the strongest rows.
     order = np.lexsort((-(priors * strongest), rows, key_ids))
-    key_ids, rows = key_ids[order], rows[order]
+    key_ids, rows, alias_ids = key_ids[order], rows[order], alias_ids[order]
     priors, counted, strongest, weights = priors[order], counted[order], strongest[order], weights[order]
     first = np.ones(len(key_ids), dtype=bool)
     first[1:] = (key_ids[1:] != key_ids[:-1]) | (rows[1:] != rows[:-1])
     group = np.cumsum(first) - 1
     summed = np.bincount(group, weights=np.where(counted, weights, 0.0), minlength=int(first.sum()))
-    key_ids, rows = key_ids[first], rows[first]
+    key_ids, rows, alias_ids = key_ids[first], rows[first], alias_ids[first]
     best = np.where(strongest[first], priors[first], 0.0)
     is_count = top[key_ids] == 1
     value = np.where(is_count, summed, best)
@@ -208,7 +217,10 @@ def _key_table(
     denominator = np.where(
         is_count, np.where(totals[key_ids] > 0, totals[key_ids], 1.0), np.maximum(totals[key_ids], 1.0)
     )
-    return _csr(key_ids, rows, np.minimum(value / denominator, 1.0), key_count)
+    key_priors = np.minimum(value / denominator, 1.0)
+    order = np.lexsort((rows, -key_priors, key_ids))  # the order `_csr` gives, to carry the alias ids along
+    offsets, key_rows, sorted_priors = _csr(key_ids, rows, key_priors, key_count)
+    return offsets, key_rows, sorted_priors, alias_ids[order]
 
 
 def _gram_index(key_trie: marisa_trie.Trie, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -85,6 +85,7 @@ class KBIndex:
         self._alias_priors = _scalar_view(arrays["alias_priors"])
         self._key_entities = _scalar_view(arrays["key_entities"])
         self._key_priors = _scalar_view(arrays["key_priors"])
+        self._key_aliases = _scalar_view(arrays["key_aliases"]) if "key_aliases" in arrays else None
         has_table = "alias_slots" in arrays and "alias_hashes" in arrays
         self._alias_slots = _scalar_view(arrays["alias_slots"]) if has_table else None
         self._alias_hashes = _scalar_view(arrays["alias_hashes"]) if has_table else None
@@ -209,20 +210,30 @@ class KBIndex:
         start, end = self._key_offsets[key_id], self._key_offsets[key_id + 1]
         if limit is not None:
             end = min(end, start + max(limit, 0))
-        key = self._keys.restore_key(key_id)
         scores = _EXACT if source == "exact" else {source: score}
-        return self._candidates(self._key_entities[start:end], self._key_priors[start:end], key, scores)
+        if self._key_aliases is None:  # a KB built before key_aliases: the normalised key stands in
+            key = self._keys.restore_key(key_id)
+            return self._candidates(self._key_entities[start:end], self._key_priors[start:end], key, scores)
+        # Each entity under its own alias (its best-prior alias with this key), not under the normalised key.
+        restore = self._aliases.restore_key
+        aliases = [restore(alias_id) for alias_id in self._key_aliases[start:end].tolist()]
+        return self._candidates(self._key_entities[start:end], self._key_priors[start:end], aliases, scores)
 
     def _candidates(
-        self, rows: memoryview, priors: memoryview, alias: str, scores: dict[str, float]
+        self, rows: memoryview, priors: memoryview, alias: str | list[str], scores: dict[str, float]
     ) -> list[Candidate]:
         # The hot path of every lookup: the KB's own data is trusted, and one scores mapping is shared.
         restore = self._entity_ids.restore_key
         values = priors.tolist()
         for prior in values:
             if not 0.0 <= prior <= 1.0:  # also NaN: a damaged file
-                raise KBError(self._bad_prior("key_priors", alias, prior))
+                raise KBError(self._bad_prior("key_priors", alias if isinstance(alias, str) else alias[0], prior))
         try:
+            if not isinstance(alias, str):
+                return [
+                    _new_tuple(Candidate, (restore(row), own, prior, scores, None))
+                    for row, prior, own in zip(rows.tolist(), values, alias, strict=True)
+                ]
             return [
                 _new_tuple(Candidate, (restore(row), alias, prior, scores, None))
                 for row, prior in zip(rows.tolist(), values, strict=True)

@@ -10,6 +10,7 @@ Layout of a KB folder (format version 1)::
     popularity.f32         popularity by row
     aliases.marisa         exact aliases → alias_offsets → (alias_entities, alias_priors), best prior first
     keys.marisa            normalised keys → key_offsets → (key_entities, key_priors)
+    key_aliases.i32        for each (key, entity): the id of the entity's alias it came from (optional)
     key_grams.u16          number of distinct 3-grams of each key
     gram_offsets.i64       hashed 3-gram bucket → key ids in gram_keys (the fuzzy index)
     alias_slots.u32        open-addressing hash table: xxh3-64 of an alias → its alias id (exact lookups without
@@ -89,7 +90,7 @@ ARRAYS: dict[str, str] = {
     "gram_keys": "i4",
 }
 OPTIONAL_ARRAYS: dict[str, str] = {"alias_slots": "u4", "alias_hashes": "u8", "deletion_hashes": "u8",
-                                   "deletion_keys": "i4"}
+                                   "deletion_keys": "i4", "key_aliases": "i4"}
 """Arrays a KB may lack (it was built before they existed); lookups then take the slower path."""
 TRIES = ("entities", "other_ids", "aliases", "keys")
 BLOBS = ("records", "alias_ids")
@@ -272,6 +273,10 @@ def check_shapes(index: KBIndex, folder: Path) -> None:
     for name, end in ends.items():
         if int(arrays[name][0]) != 0 or int(arrays[name][-1]) != end:
             raise KBError(f"{folder}: {name} does not span its data (damaged KB)")
+    if "key_aliases" in arrays and (len(arrays["key_aliases"]) != len(arrays["key_entities"]) or (
+            len(arrays["key_aliases"]) and not 0 <= int(arrays["key_aliases"].min()) <= int(
+                arrays["key_aliases"].max()) < index.alias_count)):
+        raise KBError(f"{folder}: key_aliases does not fit the keys and aliases (damaged KB)")
     if ("alias_slots" in arrays) != ("alias_hashes" in arrays):
         raise KBError(f"{folder}: alias_slots and alias_hashes come together; one is missing (damaged KB)")
     if ("deletion_hashes" in arrays) != ("deletion_keys" in arrays) or (

@@ -28,7 +28,7 @@ from elkit.tokenize import Tokenizer
 
 __all__ = ["create_simple", "default_cache_dir", "kb_labels", "kb_patterns", "self_training_docs"]
 
-_BUILDER_VERSION = "6"  # 6: KBs with the exact-alias hash table and the one-edit index
+_BUILDER_VERSION = "7"  # 7: normalised and fuzzy candidates name their own KB alias (key_aliases)
 _MAX_PATTERN_ALIASES = 2_000_000
 
 
