@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
-
-import httpx
 
 from elkit.annotate import Store
 
@@ -117,18 +114,4 @@ class AuthServerProcess(ServerProcess):
 
     def __init__(self, arguments: list[str], home: Path, user: str, password: str) -> None:
         self.credentials = (user, password)
-        super().__init__([*arguments, "--auth", f"{user}:{password}"], home)
-
-    def wait_ready(self, timeout: float = 180.0) -> None:  # a hang guard only, as in ServerProcess
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}: "
-                                   f"{Path(self.log.name).read_text(encoding='utf-8')}")
-            try:
-                if httpx.get(self.url + "/api/config", auth=self.credentials, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the server did not start in time")
+        super().__init__([*arguments, "--auth", f"{user}:{password}"], home, auth=self.credentials)

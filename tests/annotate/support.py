@@ -70,7 +70,8 @@ def free_port() -> int:
 class ServerProcess:
     """``elkit annotate`` started as a real process on a free loopback port."""
 
-    def __init__(self, arguments: list[str], home: Path) -> None:
+    def __init__(self, arguments: list[str], home: Path, auth: tuple[str, str] | None = None) -> None:
+        self.auth = auth  # basic-auth credentials for the readiness check, when the server asks for them
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "ELKIT_HOME": str(home), "PYTHONUNBUFFERED": "1"}
@@ -87,7 +88,7 @@ class ServerProcess:
                 raise RuntimeError(f"the server exited with {self.process.returncode}: "
                                    f"{Path(self.log.name).read_text(encoding='utf-8')}")
             try:
-                if httpx.get(self.url + "/api/config", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + "/api/config", auth=self.auth, timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
