@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from elkit.annotate.schema import DatasetLockRow
 from elkit.errors import StoreError
 
 if TYPE_CHECKING:
@@ -61,9 +63,6 @@ class DatasetLock:
     """
 
     def __init__(self, store: Store, dataset: str, purpose: str = "elkit annotate") -> None:
-        from elkit.annotate.schema import DatasetLockRow
-
-        self._row_type = DatasetLockRow
         self.store = store
         self.dataset = dataset
         self.token = uuid.uuid4().hex
@@ -95,8 +94,8 @@ class DatasetLock:
 
     def _record(self, session: Any) -> None:
         now = datetime.now(UTC)
-        session.execute(delete(self._row_type).where(self._row_type.dataset_id == self.dataset_id))
-        session.add(self._row_type(dataset_id=self.dataset_id, token=self.token, host=self.host, pid=self.pid,
+        session.execute(delete(DatasetLockRow).where(DatasetLockRow.dataset_id == self.dataset_id))
+        session.add(DatasetLockRow(dataset_id=self.dataset_id, token=self.token, host=self.host, pid=self.pid,
                                    purpose=self.purpose, acquired=now, heartbeat=now))
 
     def _stale(self, row: Any) -> bool:
@@ -109,7 +108,7 @@ class DatasetLock:
         for attempt in range(2):
             with self.store.write_session() as session:
                 row = session.scalars(
-                    select(self._row_type).where(self._row_type.dataset_id == self.dataset_id)).first()
+                    select(DatasetLockRow).where(DatasetLockRow.dataset_id == self.dataset_id)).first()
                 if row is not None and not self._stale(row):
                     raise DatasetLockedError(self._holder(row))
                 self._record(session)
@@ -132,7 +131,7 @@ class DatasetLock:
             connection.close()
             with self.store.write_session() as session:
                 row = session.scalars(
-                    select(self._row_type).where(self._row_type.dataset_id == self.dataset_id)).first()
+                    select(DatasetLockRow).where(DatasetLockRow.dataset_id == self.dataset_id)).first()
             if row is None:
                 raise DatasetLockedError(f"dataset {self.dataset!r} in {self.store.display_url} is already served "
                                          "by another server; stop it or use another dataset")
@@ -146,8 +145,8 @@ class DatasetLock:
         while not self._stop.wait(HEARTBEAT):
             try:
                 with self.store.write_session() as session:
-                    row = session.scalars(select(self._row_type).where(
-                        self._row_type.dataset_id == self.dataset_id, self._row_type.token == self.token)).first()
+                    row = session.scalars(select(DatasetLockRow).where(
+                        DatasetLockRow.dataset_id == self.dataset_id, DatasetLockRow.token == self.token)).first()
                     if row is not None:
                         row.heartbeat = datetime.now(UTC)
                         self.store.commit(session)
@@ -162,11 +161,12 @@ class DatasetLock:
             self._thread = None
         try:
             with self.store.write_session() as session:
-                session.execute(delete(self._row_type).where(self._row_type.dataset_id == self.dataset_id,
-                                                             self._row_type.token == self.token))
+                session.execute(delete(DatasetLockRow).where(DatasetLockRow.dataset_id == self.dataset_id,
+                                                             DatasetLockRow.token == self.token))
                 self.store.commit(session)
-        except StoreError:
-            pass
+        except StoreError as error:
+            # Not fatal: the row names this process, so once it has exited the next server takes the lock over.
+            print(f"elkit annotate: could not remove the lock row of {self.dataset!r}: {error}", file=sys.stderr)
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"),
