@@ -417,3 +417,50 @@ def test_pipeline_lang_picks_the_rules():
     assert Pipeline.from_config(nlp.config.to_dict())("l'Élysée").words == ["l'", "Élysée"]
     with pytest.raises(ConfigError, match="lang"):
         Tokenizer(lang="French!")
+
+
+@FAST
+@given(text=TEXT, lang=st.sampled_from(["en", "it", "fr", "zh"]))
+def test_single_spaced_text_splits_like_any_other(text, lang):
+    # One space between chunks takes the chained-steps path; the same chunks with a double space take the
+    # per-chunk path. Both must give the same tokens.
+    chunks = text.split()
+    single = " ".join(chunks)
+    double = "  ".join(chunks) + " "
+    tokenizer = Tokenizer(lang=lang)
+    single_words = words(tokenizer, single)
+    check_tokens(single, *tokenizer.tokenize_offsets(single))
+    assert single_words == words(Tokenizer(lang=lang), double)
+    assert single_words == words(tokenizer, single)  # from the caches
+
+
+def test_tokenized_documents_are_freed_without_the_garbage_collector():
+    import gc
+
+    tokenizer = Tokenizer(lang="it")
+    text = "L'ISTAT ha comunicato che nell'ultimo trimestre il PIL dell'Italia è cresciuto."
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            doc = tokenizer(text)
+            assert doc.words[0] == "L'"
+        del doc
+        assert gc.collect() == 0  # nothing left for the cycle collector: reference counting freed every Doc
+    finally:
+        gc.enable()
+    doc = tokenizer(text)
+    doc.spans["mentions"] = [doc[1:2]]
+    assert doc.spans["mentions"][0].text == "ISTAT"
+    assert pickle.loads(pickle.dumps(doc)).spans["mentions"][0].text == "ISTAT"
+
+
+def test_step_cache_is_bounded(monkeypatch):
+    from elkit.tokenize import tokenizer as module
+
+    monkeypatch.setattr(module, "_CACHE_LIMIT", 5)
+    tokenizer = Tokenizer()
+    text = " ".join(f"word{number}." for number in range(12))
+    assert words(tokenizer, text)[:4] == ["word0", ".", "word1", "."]
+    assert len(tokenizer._steps) <= 5
+    assert words(tokenizer, text) == words(Tokenizer(), text)

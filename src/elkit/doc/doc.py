@@ -68,7 +68,7 @@ class Doc:
         DataError: When ``validate`` is set and the offsets are inconsistent.
     """
 
-    __slots__ = ("_ents", "_sentence_starts", "meta", "spans", "text", "token_attrs", "token_ends",
+    __slots__ = ("_ents", "_sentence_starts", "_spans", "meta", "text", "token_attrs", "token_ends",
                  "token_starts", "user_data")
 
     def __init__(
@@ -82,19 +82,33 @@ class Doc:
     ) -> None:
         if not isinstance(text, str):
             raise DataError(f"Doc text must be a string, got {type(text).__name__}")
-        self.text = text
-        self.token_starts: list[int] = list(token_starts)
-        self.token_ends: list[int] = list(token_ends)
+        self._initialise(text, list(token_starts), list(token_ends))
         if validate:
             self._check_tokens()
-        self._sentence_starts: list[int] | None = None
         if sentence_starts is not None:
             self.set_sentence_starts(sentence_starts)
+
+    def _initialise(self, text: str, token_starts: list[int], token_ends: list[int]) -> None:
+        self.text = text
+        self.token_starts: list[int] = token_starts
+        self.token_ends: list[int] = token_ends
+        self._sentence_starts: list[int] | None = None
         self._ents: tuple[Span, ...] = ()
-        self.spans = SpanGroups(self)
+        self._spans: SpanGroups | None = None
         self.token_attrs: dict[str, list[str]] = {}
         self.meta: dict[str, Any] = {}
         self.user_data: dict[str, Any] = {}
+
+    @classmethod
+    def from_tokenizer(cls, text: str, token_starts: list[int], token_ends: list[int]) -> Doc:
+        """Build a document from offsets a tokenizer guarantees, taking the two lists over without a copy.
+
+        The caller must not keep using the lists. Nothing is checked; use the constructor for offsets from
+        anywhere else.
+        """
+        doc = cls.__new__(cls)
+        doc._initialise(text, token_starts, token_ends)
+        return doc
 
     @classmethod
     def from_words(cls, words: Sequence[str], spaces: Sequence[bool | str] | None = None) -> Doc:
@@ -234,6 +248,18 @@ class Doc:
         return None
 
     # --- spans ---------------------------------------------------------------------------------------------
+
+    @property
+    def spans(self) -> SpanGroups:
+        """Named span groups (``doc.spans["mentions"]``); spans in a group may overlap.
+
+        Made on first use, so a document nobody adds spans to holds no reference to itself and is freed
+        without the cyclic garbage collector.
+        """
+        groups = self._spans
+        if groups is None:
+            groups = self._spans = SpanGroups(self)
+        return groups
 
     def span(self, start: int, end: int, label: str = "", kb_id: str = "", **fields: Any) -> Span:
         """Make a span from token indices ``[start, end)``."""
@@ -386,7 +412,7 @@ class Doc:
         return {
             "sentence_starts": self._sentence_starts,
             "ents": self._ents,
-            "spans": dict(self.spans),
+            "spans": dict(self._spans or {}),
             "token_attrs": self.token_attrs,
             "meta": self.meta,
             "user_data": self.user_data,
@@ -395,8 +421,8 @@ class Doc:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._sentence_starts = state["sentence_starts"]
         self._ents = state["ents"]
-        for name, spans in state["spans"].items():
-            dict.__setitem__(self.spans, name, spans)
+        if state["spans"]:
+            self._spans = _rebuild_span_groups(self, state["spans"])
         self.token_attrs = state["token_attrs"]
         self.meta = state["meta"]
         self.user_data = state["user_data"]

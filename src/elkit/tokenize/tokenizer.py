@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import accumulate, compress, repeat
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import accumulate, chain, compress, repeat
 from operator import add, is_not
 from operator import index as as_index
 from typing import Any, Final
@@ -52,6 +52,20 @@ def _check_special_case(key: str, pieces: Sequence[str]) -> None:
         raise ValueError(f"special case {key!r}: pieces must be a list of non-empty strings, got {list(pieces)!r}")
     if "".join(pieces) != key:
         raise ValueError(f"special case {key!r}: pieces {list(pieces)!r} do not join to the key")
+
+
+class _StepCache(dict[str, tuple[int, ...]]):
+    """Chunk to boundary steps; a miss computes the steps (``__missing__``), so look-ups stay in C."""
+
+    def __init__(self, compute: Callable[[str], tuple[int, ...]]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, chunk: str) -> tuple[int, ...]:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        steps = self[chunk] = self._compute(chunk)
+        return steps
 
 
 class TokenizerSettings(Settings):
@@ -100,6 +114,7 @@ class Tokenizer:
             key: [len(piece) for piece in pieces] for key, pieces in self.settings.special_cases.items()
         }
         self._cache: dict[str, Plan] = {}
+        self._steps = _StepCache(self._steps_of)
         self._elides = self.settings.lang.split("-")[0] in ELISIONS
 
     # --- settings ------------------------------------------------------------------------------------------
@@ -123,7 +138,7 @@ class Tokenizer:
         special_cases = {**self.settings.special_cases, **added.special_cases}
         self.settings = self.settings.model_copy(update={"special_cases": special_cases})
         self._special_lengths[key] = [len(piece) for piece in added.special_cases[key]]
-        self._cache.clear()
+        self._clear_caches()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain TOML-ready data (the pipeline config's tokenizer section)."""
@@ -148,7 +163,7 @@ class Tokenizer:
             DataError: When the text is not a string or a boundary is outside it.
         """
         starts, ends = self.tokenize_offsets(text, boundaries)
-        return Doc(text, starts, ends, validate=False)
+        return Doc.from_tokenizer(text, starts, ends)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
         """Tokenize a stream of texts lazily, in order.
@@ -183,26 +198,52 @@ class Tokenizer:
             if boundaries:
                 self._check_boundaries(text, boundaries)
             return [], []
-        lengths = list(map(len, chunks))
+        lengths = None if " ".join(chunks) == text else list(map(len, chunks))
         chunk_count = len(chunks)
-        if sum(lengths) + chunk_count - 1 == len(text):
-            # no leading or trailing whitespace and a single whitespace character between chunks
-            starts = list(accumulate(map(add, lengths, repeat(1)), initial=0))
+        if lengths is None or sum(lengths) + chunk_count - 1 == len(text):
+            # no leading or trailing whitespace and one whitespace character between chunks
+            starts, ends = self._single_spaced(chunks)
         else:
             gap_lengths = list(map(len, _WHITESPACE_RE.findall(text)))
             if text[0].isspace():
                 starts = list(accumulate(map(add, lengths, gap_lengths[1:]), initial=gap_lengths[0]))
             else:
                 starts = list(accumulate(map(add, lengths, gap_lengths), initial=0))
-        del starts[chunk_count:]
-        ends = list(map(add, starts, lengths))
-
-        plans = list(map(self._cache.get, chunks))
-        if plans.count(_SINGLE) != chunk_count:
-            starts, ends = self._split_chunks(chunks, plans, starts, ends)
+            del starts[chunk_count:]
+            ends = list(map(add, starts, lengths))
+            plans = list(map(self._cache.get, chunks))
+            if plans.count(_SINGLE) != chunk_count:
+                starts, ends = self._split_chunks(chunks, plans, starts, ends)
         if boundaries:
             starts, ends = self._apply_boundaries(text, starts, ends, boundaries)
         return starts, ends
+
+    def _single_spaced(self, chunks: list[str]) -> tuple[list[int], list[int]]:
+        """Token offsets of chunks separated by one whitespace character each, with no Python work per chunk.
+
+        Every chunk is also cached as its boundary steps: for each token its length, then the distance to
+        the next token's start (0 inside the chunk, 1 for the space after its last token). A running sum over
+        the chained steps of all chunks gives start, end, start, end, ... of every token, in C.
+        """
+        boundaries = list(accumulate(chain.from_iterable(map(self._steps.__getitem__, chunks)), initial=0))
+        return boundaries[0:-1:2], boundaries[1::2]
+
+    def _steps_of(self, chunk: str) -> tuple[int, ...]:
+        """The boundary steps of one chunk (see `_single_spaced`); the step cache calls this on a miss."""
+        plan = self._cache.get(chunk)
+        if plan is None:
+            plan = self._plan(chunk)
+        if plan is _SINGLE:
+            return (len(chunk), 1)
+        relative_starts, relative_ends = plan
+        next_starts = (*relative_starts[1:], relative_ends[-1] + 1)
+        return tuple(chain.from_iterable(
+            (end - start, next_start - end)
+            for start, end, next_start in zip(relative_starts, relative_ends, next_starts, strict=True)))
+
+    def _clear_caches(self) -> None:
+        self._cache.clear()
+        self._steps.clear()
 
     def _split_chunks(
         self, chunks: list[str], plans: list[Plan | None], starts: list[int], ends: list[int]
