@@ -13,7 +13,7 @@ from elkit.encoders.transformers import DEFAULT_ENCODER, load_transformer, resol
 
 __all__ = ["PAD_MULTIPLE", "TextEncoder"]
 
-PAD_MULTIPLE = 16
+PAD_MULTIPLE = 4
 """Texts are padded to a multiple of this many tokens (see `TextEncoder.encode`)."""
 
 
