@@ -76,6 +76,15 @@ def test_link_command_writes_jsonl_html_and_table(entities_file, cache, tmp_path
     html = page.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "Q7259" in html
+    # the same run reading the entity vectors computed once gives the same links
+    precomputed = tmp_path / "precomputed.jsonl"
+    code = main(["link", str(texts), "--entities", str(entities_file), "--output", str(precomputed),
+                 "--cache-dir", str(cache), "--top-k", "2", "--precompute-embeddings", "--no-table"])
+    assert code == 0
+    assert [path.name.startswith("entity-vectors-") for path in cache.iterdir()].count(True) == 1
+    again = [json.loads(line) for line in precomputed.read_text(encoding="utf-8").splitlines()]
+    assert [[span["kb_id"] for span in record["spans"]] for record in again] == \
+        [[span["kb_id"] for span in record["spans"]] for record in records]
 
 
 def test_link_command_needs_a_kb(tmp_path):

@@ -58,6 +58,9 @@ def link(
     threads: int | None = typer.Option(None, "--threads", min=1,
                                        help="CPU threads for torch (default: one per core)."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache for KBs and self-trained linkers."),
+    precompute_embeddings: bool = typer.Option(
+        False, "--precompute-embeddings", help="With --entities/--kb and the general linker: encode every entity "
+        "of the KB once (kept in the cache) and read the vectors while linking; pays off over many documents."),
     table: bool = typer.Option(True, "--table/--no-table", help="Print the linked mentions as a table."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad input lines instead of stopping."),
     max_length: int | None = typer.Option(None, "--max-length", min=1,
@@ -81,10 +84,12 @@ def link(
         job = ShardJob(mode="link", model=model, kb=kb, entities=entities, ner_model=ner_model, labels=names,
                        linker=linker, threshold=threshold, cache_dir=cache_dir, top_k=top_k, batch_size=batch_size,
                        threads=threads, lenient=lenient, max_length=max_length, code=state["code"],
-                       device=gpu_device(gpu_id))
+                       device=gpu_device(gpu_id), precompute_embeddings=precompute_embeddings)
     except pydantic.ValidationError as error:
         raise settings_error("elkit link", error) from None
     if is_sharded(input_path, engine):
+        if precompute_embeddings:
+            job.load(show_progress=True)  # once here, so the workers find the vectors instead of all building them
         run_sharded(job, input_path, output, engine, workers, address, retries)
         return
     set_threads(threads)

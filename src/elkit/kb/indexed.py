@@ -25,6 +25,10 @@ class IndexedKB:
         """The entity vector width, 0 without vectors."""
         return self._index().vector_dim
 
+    def entity_row(self, entity_id: str) -> int | None:
+        """The row of a primary entity id (its position in `entity_ids`), None when unknown."""
+        return self._index().entity_row(entity_id)
+
     def get_normalized_candidates(self, text: str) -> list[Candidate]:
         """Lookup by normalised key, best prior first (source "normalized")."""
         return self._index().normalized(text)

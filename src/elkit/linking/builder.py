@@ -164,6 +164,7 @@ def create_simple(
     epochs: int = 30,
     show_progress: bool = False,
     device: str | None = None,
+    precompute_embeddings: bool = False,
 ) -> Pipeline:
     """A ready linking pipeline from an entities file (or a KB), with no annotated data needed.
 
@@ -193,6 +194,10 @@ def create_simple(
         show_progress: Show progress bars on stderr.
         device: Where the torch components run and the self-trained linker learns ("cpu", "cuda", "cuda:N";
             None: the CPU).
+        precompute_embeddings: Encode every entity's text and name once and keep the vectors in the cache
+            (``entity-vectors-*``), so linking reads them instead of encoding each candidate it meets (general
+            linker only). Costs one pass of the encoder over the KB (about 4 minutes for 37k entities on two
+            CPU cores), paid once per KB; worth it when many documents are linked against the same KB.
 
     Raises:
         ConfigError: Neither `entities` nor `kb` is given, a path does not exist, or the KB has no types and no
@@ -203,6 +208,9 @@ def create_simple(
 
     if labels is not None and not labels:
         raise ConfigError("create_simple: labels is empty; give label names, or None for the KB's entity types")
+    if precompute_embeddings and (linker != "general" or linker_model is not None):
+        raise ConfigError("create_simple: precompute_embeddings is for the general linker (linker='general', "
+                          "no linker_model)")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     if entities is not None:
@@ -235,6 +243,9 @@ def create_simple(
             "kb": str(kb_path) if kb_path is not None else None, "threshold": threshold,
             "labels_discard": list(labels_discard), "relabel": ner_model is None and mentions == "patterns"})
         general.set_kb(knowledge)  # type: ignore[attr-defined]
+        if precompute_embeddings:
+            general.precompute_entity_vectors(  # type: ignore[attr-defined]
+                cache / f"entity-vectors-{key}", show_progress=show_progress)
         return nlp
     linker_component = nlp.add_pipe(
         "elkit.EntityLinker.v1", name="entity_linker",

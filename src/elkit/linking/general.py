@@ -33,6 +33,7 @@ from elkit.kb.memory import InMemoryKB
 from elkit.kb.normalize import AliasNormalizer
 from elkit.linking.coreference import CoreferenceEvidence, coreference_evidence
 from elkit.linking.decision import LinkPrediction, write_links
+from elkit.linking.entity_vectors import EntityVectors
 from elkit.linking.general_features import EmbeddingCache, GeneralInput, general_inputs
 from elkit.linking.general_model import (
     SHIPPED_GENERAL,
@@ -50,6 +51,7 @@ from elkit.settings import PathText, Settings, validate_settings
 __all__ = ["GeneralLinker", "GeneralLinkerSettings", "make_general_linker"]
 
 _KB_FOLDER = "kb"
+_VECTORS_FOLDER = "entity_vectors"
 
 
 class GeneralLinkerSettings(Settings):
@@ -70,6 +72,9 @@ class GeneralLinkerSettings(Settings):
         relabel: Give each linked span its entity's first type as label.
         encoder: The text encoder (a local model folder; None: the default all-MiniLM-L6-v2). The shipped
             scorer was trained with the default one.
+        entity_vectors: A folder of the KB's entity vectors computed once (`precompute_entity_vectors`): the
+            candidates' texts and names are read from it instead of encoded while linking. It must have been
+            built from this KB with this encoder (checked when it is opened).
     """
 
     kb: PathText | KBSettings | None = None
@@ -83,6 +88,7 @@ class GeneralLinkerSettings(Settings):
     coreference: bool = True
     relabel: bool = False
     encoder: str | None = None
+    entity_vectors: PathText | None = None
 
 
 class GeneralLinker(PredictThenAnnotate):
@@ -108,6 +114,7 @@ class GeneralLinker(PredictThenAnnotate):
         self._generator: UnionGenerator | None = None
         self._embed: EmbeddingCache | None = None
         self._scorer: GeneralScorer | None = None
+        self._entity_vectors: EntityVectors | None = None
         self.device = torch.device("cpu")
         self.meta: dict[str, Any] = {}
 
@@ -137,6 +144,7 @@ class GeneralLinker(PredictThenAnnotate):
         """Use this KB (an object or a KB folder) from now on."""
         self._kb = as_kb(kb)
         self._generator = None
+        self._entity_vectors = None
 
     @property
     def scorer(self) -> GeneralScorer:
@@ -174,6 +182,43 @@ class GeneralLinker(PredictThenAnnotate):
     def set_encoder(self, encoder: object) -> None:
         """Encode texts with this encoder (``encode(texts)`` and ``dim``), sharing it with other components."""
         self._embed = EmbeddingCache(encoder)
+        self._entity_vectors = None
+
+    @property
+    def entity_vectors(self) -> EntityVectors | None:
+        """The KB's precomputed entity vectors (the ``entity_vectors`` setting, opened on first use), or None."""
+        folder = self.settings.entity_vectors
+        if self._entity_vectors is None and folder is not None:
+            self._entity_vectors = EntityVectors(folder, self.kb, self.embed.encoder)
+        return self._entity_vectors
+
+    def precompute_entity_vectors(self, folder: str | Path, show_progress: bool = False) -> EntityVectors:
+        """Encode every entity of the KB once, write the vectors to `folder`, and link with them from now on.
+
+        Worth it when many documents are linked against one KB: encoding the candidates' texts is most of
+        what linking costs otherwise. A folder already built from this KB and encoder is reused as it is.
+
+        Args:
+            folder: Where the vectors go (about 1.5 kB per entity).
+            show_progress: Show a progress bar on stderr.
+        """
+        self.settings = self.settings.model_copy(update={"entity_vectors": str(folder)})
+        self._entity_vectors = None
+        try:
+            return self.entity_vectors  # type: ignore[return-value]
+        except ConfigError:
+            pass
+        if not show_progress:
+            self._entity_vectors = EntityVectors.build(self.kb, self.embed.encoder, folder)
+            return self._entity_vectors
+        from elkit.progress import progress_bar
+
+        with progress_bar() as progress:
+            task = progress.add_task(f"{self.name}: encoding the KB's entity texts and names",
+                                     total=2 * self.kb.entity_count)
+            self._entity_vectors = EntityVectors.build(
+                self.kb, self.embed.encoder, folder, progress=lambda done: progress.advance(task, done))
+        return self._entity_vectors
 
     # --- the line of stages ---------------------------------------------------------------------------------
 
@@ -206,7 +251,8 @@ class GeneralLinker(PredictThenAnnotate):
         else:
             evidence = [({}, False) for _ in mentions]
         return general_inputs(docs, mentions, candidates, evidence, kb=self.kb, embed=self.embed,
-                              normalizer=self.normalizer, context_chars=self.settings.context_characters)
+                              normalizer=self.normalizer, context_chars=self.settings.context_characters,
+                              precomputed=self.entity_vectors)
 
     def predict(self, docs: Sequence[Doc]) -> list[list[LinkPrediction]]:
         """Score every linkable span's candidates; per document, one `LinkPrediction` per span."""
@@ -232,18 +278,27 @@ class GeneralLinker(PredictThenAnnotate):
     # --- saving ---------------------------------------------------------------------------------------------
 
     def to_disk(self, path: str | Path) -> None:
-        """Write the scorer and (when one is set) a copy of the KB into the folder `path`."""
+        """Write the scorer and (when they are set) copies of the KB and its entity vectors into the folder `path`."""
         directory = Path(path)
         save_scorer(self.scorer, directory, self._own_meta())
         kb = self._kb
+        vectors = self.entity_vectors
+        if vectors is not None and vectors.folder.resolve() == (directory / _VECTORS_FOLDER).resolve():
+            vectors = None  # saved where it was loaded from: already there
         if kb is not None and kb.entity_count:
             target = directory / _KB_FOLDER
             shutil.rmtree(target, ignore_errors=True)
             source = getattr(kb, "path", None)
+            if vectors is not None:
+                shutil.rmtree(directory / _VECTORS_FOLDER, ignore_errors=True)
             if source is not None:
                 shutil.copytree(source, target)
+                if vectors is not None:  # the same KB files, so the same fingerprint
+                    shutil.copytree(vectors.folder, directory / _VECTORS_FOLDER)
             elif isinstance(kb, InMemoryKB):
                 kb.to_disk(target)
+                if vectors is not None:  # a KB written from memory is stamped anew
+                    vectors.save_for(as_kb(target), directory / _VECTORS_FOLDER)
 
     def from_disk(self, path: str | Path) -> Self:
         """Load what `to_disk` wrote."""
@@ -251,6 +306,9 @@ class GeneralLinker(PredictThenAnnotate):
         self.set_scorer(*load_scorer(directory))
         if (directory / _KB_FOLDER).is_dir():
             self.set_kb(directory / _KB_FOLDER)
+        if (directory / _VECTORS_FOLDER).is_dir():
+            self.settings = self.settings.model_copy(update={"entity_vectors": str(directory / _VECTORS_FOLDER)})
+            self._entity_vectors = None
         return self
 
     def to_bytes(self) -> bytes:
@@ -268,7 +326,7 @@ class GeneralLinker(PredictThenAnnotate):
                 if key not in ("format", "features", "nil_features", "hidden_width", "temperature")}
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {**self.__dict__, "_generator": None, "_embed": None}
+        state = {**self.__dict__, "_generator": None, "_embed": None, "_entity_vectors": None}
         kb = state.get("_kb")
         if kb is not None and getattr(kb, "path", None) is not None:
             state["_kb"] = str(kb.path)

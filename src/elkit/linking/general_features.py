@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -39,12 +40,16 @@ from elkit.linking.coreference import CoreferenceEvidence
 from elkit.linking.features import is_acronym
 from elkit.linking.mentions import Mention
 
+if TYPE_CHECKING:
+    from elkit.linking.entity_vectors import EntityVectors
+
 __all__ = [
     "GENERAL_FEATURES",
     "GENERAL_NIL_FEATURES",
     "TYPE_WORDS",
     "EmbeddingCache",
     "GeneralInput",
+    "entity_name",
     "entity_text",
     "general_inputs",
     "mention_context",
@@ -88,6 +93,11 @@ def type_text(value: str) -> str:
     if value.upper() in TYPE_WORDS:
         return TYPE_WORDS[value.upper()]
     return _CAMEL.sub(" ", value).replace("_", " ").replace("-", " ").strip().lower()
+
+
+def entity_name(entity_id: str, name: str) -> str:
+    """The name a mention is compared with: the entity's name, else its id read as words."""
+    return name or entity_id.replace("_", " ")
 
 
 def entity_text(name: str, description: str, types: Sequence[str]) -> str:
@@ -216,6 +226,7 @@ def general_inputs(
     embed: EmbeddingCache,
     normalizer: AliasNormalizer,
     context_chars: int = 200,
+    precomputed: EntityVectors | None = None,
 ) -> list[GeneralInput]:
     """The general linker's input for each mention of a batch.
 
@@ -228,14 +239,20 @@ def general_inputs(
         embed: Encodes texts (contexts, names, entity texts, labels and types).
         normalizer: Gives normalised keys for string similarity.
         context_chars: Characters of text either side of a mention in its context.
+        precomputed: The KB's entity text and name vectors computed once (`EntityVectors`), read instead of
+            encoding the candidates' texts.
     """
     entity_ids = sorted({candidate.entity_id for found in candidates for candidate in found})
     entities = {entity_id: kb.get_entity(entity_id) for entity_id in entity_ids}
-    names = {entity_id: entity.name or entity_id.replace("_", " ") for entity_id, entity in entities.items()}
+    names = {entity_id: entity_name(entity_id, entity.name) for entity_id, entity in entities.items()}
     row_of = {entity_id: row for row, entity_id in enumerate(entity_ids)}
-    entity_vectors = embed([entity_text(names[entity_id], entity.description, entity.types)
-                            for entity_id, entity in entities.items()])
-    name_vectors = embed([names[entity_id] for entity_id in entity_ids])
+    stored = precomputed.lookup(entity_ids) if precomputed is not None else None
+    if stored is not None:
+        entity_vectors, name_vectors = stored
+    else:
+        entity_vectors = embed([entity_text(names[entity_id], entity.description, entity.types)
+                                for entity_id, entity in entities.items()])
+        name_vectors = embed([names[entity_id] for entity_id in entity_ids])
     type_names = sorted({value for entity in entities.values() for value in entity.types})
     label_names = sorted({mention.span.label for mention in mentions if type_text(mention.span.label)})
     type_vectors = dict(zip(type_names, embed([type_text(value) for value in type_names]), strict=True))

@@ -54,6 +54,8 @@ class ShardJob(Settings):
             components; on a cluster, paths every node sees).
         device: Where each worker runs the torch components ("cpu", "cuda", "cuda:N"; None: the pipeline's own,
             the CPU for a saved one). ``--gpu-id`` sets it.
+        precompute_embeddings: With ``entities``/``kb`` and the general linker: encode the KB's entities once
+            into ``cache_dir`` and read their vectors while linking (see ``create_simple``).
     """
 
     mode: Literal["apply", "link"] = "link"
@@ -72,6 +74,7 @@ class ShardJob(Settings):
     max_length: int | None = pydantic.Field(None, gt=0)
     code: list[PathText] = []
     device: str | None = None
+    precompute_embeddings: bool = False
 
     @pydantic.field_validator("device")
     @classmethod
@@ -124,7 +127,8 @@ class ShardJob(Settings):
             return nlp
         return create_simple(self.entities, kb=self.kb, ner_model=self.ner_model, threshold=self.threshold,
                              cache_dir=self.cache_dir, labels=self.labels, linker=self.linker,
-                             show_progress=show_progress, device=self.device)
+                             show_progress=show_progress, device=self.device,
+                             precompute_embeddings=self.precompute_embeddings)
 
 
 def kb_of(nlp: Any) -> Any:
