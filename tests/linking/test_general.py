@@ -1,5 +1,7 @@
 """The general linker: KB-independent features, the shipped scorer, saving, training, and alias mentions."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,39 @@ def test_coreference_adds_the_long_form_entity():
     candidates, evidence = coreference_evidence(mentions, [tuple(kb.get_alias_candidates("Angela Merkel")), ()],
                                                 AliasNormalizer())
     assert [candidate.entity_id for candidate in candidates[1]] == ["M1"] and evidence[1][1]
+
+
+def test_features_never_seen_in_training_are_left_out(tmp_path):
+    from elkit.training.general_linker import unseen_features
+
+    kb = small_kb()
+    docs = [doc_with("The jaguar hunted in the rainforest.", [("jaguar", "animal", "J2")]),
+            doc_with("Jaguar sold British cars.", [("Jaguar", "organisation", "J1")])] * 6
+    linker = linker_with(kb, GeneralScorer(4))
+    examples = corpus_examples(linker, LinkingCorpus("small", docs, kb), nil_rate=0.0, seed=0)
+    # a KB without popularity: every popularity feature is 0 in training
+    for example in examples:
+        for name in ("popularity_share", "log_popularity_ratio", "popularity_top", "matched_popularity_share",
+                     "matched_popularity_top"):
+            example.item.features[:, COLUMN[name]] = 0.0
+    unused = unseen_features(examples)
+    assert "popularity_share" in unused and "popularity_top" in unused and "nil.bias" not in unused
+    scorer, _ = fit_scorer(examples, examples[:4], GeneralTrainingSettings(nil_keep=1.0, epochs=3))
+    assert set(unused) == set(scorer.unused_features)
+    # where the feature does vary (another KB), it changes nothing
+    item = examples[0].item
+    varied = item.features.copy()
+    varied[:, COLUMN["popularity_share"]] = [0.9, 0.1][: len(varied)]
+    varied[:, COLUMN["popularity_top"]] = [1.0, 0.0][: len(varied)]
+    same = scorer.probabilities([item])[0]
+    other = scorer.probabilities([type(item)(item.mention, item.candidates, varied, item.nil)])[0]
+    assert np.allclose(same, other)
+    save_scorer(scorer, tmp_path / "scorer")
+    loaded, meta = load_scorer(tmp_path / "scorer")
+    assert meta["unused_features"] == scorer.unused_features == loaded.unused_features
+    assert np.allclose(loaded.probabilities([item])[0], same)
+    document = json.loads((tmp_path / "scorer" / "model.json").read_text())
+    document["unused_features"].append("no_such_feature")
+    (tmp_path / "scorer" / "model.json").write_text(json.dumps(document))
+    with pytest.raises(ModelError, match="no_such_feature"):
+        load_scorer(tmp_path / "scorer")

@@ -48,6 +48,30 @@ class GeneralScorer(nn.Module):
         self.hidden = nn.Sequential(nn.Linear(width, hidden_width), nn.Tanh(), nn.Linear(hidden_width, 1))
         self.nil = nn.Linear(len(GENERAL_NIL_FEATURES), 1, bias=False)
         self.register_buffer("temperature", torch.ones(()))
+        # 0 for a feature that was 0 in every training example: its weights never learned anything, so it is
+        # left out rather than let its initial random weights score the candidates of a KB where it varies
+        self.register_buffer("feature_mask", torch.ones(width), persistent=False)
+        self.register_buffer("nil_mask", torch.ones(len(GENERAL_NIL_FEATURES)), persistent=False)
+
+    @property
+    def unused_features(self) -> list[str]:
+        """Names of the candidate and NIL features the scorer ignores (never seen non-zero in training)."""
+        return ([name for name, keep in zip(GENERAL_FEATURES, self.feature_mask.tolist(), strict=True) if not keep]
+                + [f"nil.{name}" for name, keep in zip(GENERAL_NIL_FEATURES, self.nil_mask.tolist(), strict=True)
+                   if not keep])
+
+    def set_unused_features(self, names: Sequence[str]) -> None:
+        """Ignore these features (names as `unused_features` gives them).
+
+        Raises:
+            ModelError: A name that is not a feature.
+        """
+        known = set(GENERAL_FEATURES) | {f"nil.{name}" for name in GENERAL_NIL_FEATURES}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ModelError(f"unused features {unknown} are not features of this version of elkit")
+        self.feature_mask.copy_(torch.tensor([float(name not in names) for name in GENERAL_FEATURES]))
+        self.nil_mask.copy_(torch.tensor([float(f"nil.{name}" not in names) for name in GENERAL_NIL_FEATURES]))
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, nil: torch.Tensor) -> torch.Tensor:
         """Logits [M, C + 1] (padding rows at -inf, NIL last) before the temperature.
@@ -57,9 +81,10 @@ class GeneralScorer(nn.Module):
             mask: [M, C], True for real candidates.
             nil: [M, len(GENERAL_NIL_FEATURES)].
         """
+        features = features * self.feature_mask
         scores = (self.linear(features) + self.hidden(features)).squeeze(-1)
         scores = scores.masked_fill(~mask, float("-inf"))
-        return torch.cat([scores, self.nil(nil)], dim=1)
+        return torch.cat([scores, self.nil(nil * self.nil_mask)], dim=1)
 
     def probabilities(self, inputs: Sequence[GeneralInput]) -> list[np.ndarray]:
         """Per input, one probability per candidate and then the NIL probability."""
@@ -91,7 +116,8 @@ def scorer_files(scorer: GeneralScorer, meta: dict[str, Any] | None = None) -> d
     """The saved form: ``model.json`` and ``weights.safetensors``, by file name."""
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in scorer.state_dict().items()}
     document = {"format": FORMAT, "features": list(GENERAL_FEATURES), "nil_features": list(GENERAL_NIL_FEATURES),
-                "hidden_width": scorer.hidden_width, "temperature": float(scorer.temperature), **(meta or {})}
+                "hidden_width": scorer.hidden_width, "temperature": float(scorer.temperature),
+                "unused_features": scorer.unused_features, **(meta or {})}
     return {MODEL_JSON: json.dumps(document, indent=2).encode("utf-8"), WEIGHTS: save_tensors(state)}
 
 
@@ -115,6 +141,13 @@ def scorer_from_files(files: dict[str, bytes], where: str) -> tuple[GeneralScore
         scorer.load_state_dict(state)
     except RuntimeError as error:
         raise ModelError(f"{where}: weights do not fit the model: {error}") from error
+    unused = meta.get("unused_features", [])
+    if not isinstance(unused, list) or not all(isinstance(name, str) for name in unused):
+        raise ModelError(f"{where}: field 'unused_features' must be a list of feature names, got {unused!r}")
+    try:
+        scorer.set_unused_features(unused)
+    except ModelError as error:
+        raise ModelError(f"{where}: {error}") from None
     scorer.eval()
     return scorer, meta
 

@@ -16,20 +16,21 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pydantic
 import torch
 
 from elkit.doc import NIL, Doc
 from elkit.kb.base import KnowledgeBase
 from elkit.linking.general import GeneralLinker
-from elkit.linking.general_features import GeneralInput
+from elkit.linking.general_features import GENERAL_FEATURES, GENERAL_NIL_FEATURES, GeneralInput
 from elkit.linking.general_model import GeneralScorer, pad_inputs
 from elkit.linking.mentions import Mention
 from elkit.ner.calibration import expected_calibration_error
 from elkit.settings import Settings
 
 __all__ = ["GeneralExample", "GeneralTrainingReport", "GeneralTrainingSettings", "LinkingCorpus", "corpus_examples",
-           "fit_scorer", "gold_ids", "misspell"]
+           "fit_scorer", "gold_ids", "misspell", "unseen_features"]
 
 _SEPARATORS = re.compile(r"[|+,;]")
 
@@ -211,6 +212,24 @@ def _top_calibration(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return expected_calibration_error(top, right)
 
 
+def unseen_features(examples: Sequence[GeneralExample]) -> list[str]:
+    """Features that are 0 in every example (names as `GeneralScorer.unused_features` gives them).
+
+    A feature the training corpora never fill (popularity, when every KB trained on has none) has weights that
+    learned nothing; the scorer leaves it out instead of letting those weights score a KB where it varies. The
+    NIL option's ``bias`` feature is always kept.
+    """
+    seen = np.zeros(len(GENERAL_FEATURES), dtype=bool)
+    nil_seen = np.zeros(len(GENERAL_NIL_FEATURES), dtype=bool)
+    for example in examples:
+        if len(example.item.candidates):
+            seen |= (example.item.features != 0).any(axis=0)
+        nil_seen |= example.item.nil != 0
+    nil_seen[GENERAL_NIL_FEATURES.index("bias")] = True
+    return ([name for name, found in zip(GENERAL_FEATURES, seen, strict=True) if not found]
+            + [f"nil.{name}" for name, found in zip(GENERAL_NIL_FEATURES, nil_seen, strict=True) if not found])
+
+
 def fit_scorer(train: Sequence[GeneralExample], held_out: Sequence[GeneralExample],
                settings: GeneralTrainingSettings | None = None,
                log: Callable[[str], None] | None = None) -> tuple[GeneralScorer, GeneralTrainingReport]:
@@ -229,6 +248,9 @@ def fit_scorer(train: Sequence[GeneralExample], held_out: Sequence[GeneralExampl
         raise ValueError("fit_scorer needs training and held-out examples")
     torch.manual_seed(settings.seed)
     scorer = GeneralScorer(settings.hidden_width)
+    scorer.set_unused_features(unseen_features(train))
+    if log is not None and scorer.unused_features:
+        log(f"features never non-zero in training, left out: {', '.join(scorer.unused_features)}")
     optimizer = torch.optim.Adam(scorer.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     held = _tensors(held_out)
     order = list(train)
