@@ -10,6 +10,9 @@ fit the temperature):
 - without NCBI-disease (AIDA train and BC5CDR train) → scored on NCBI-disease dev with MEDIC;
 - on all three → the scorer shipped with elkit (written with --save-shipped DIR).
 
+Every linker here reads the KB's entity texts and names from vectors computed once per KB (float16, cached
+beside the KB: ``GeneralLinker.precompute_entity_vectors``), as ``create_simple(precompute_embeddings=True)`` does.
+
 Mentions are the gold spans. AIDA spans carry the CoNLL-2003 label of the same tokens (PER, ORG, LOC, MISC, read
 as words), NCBI and BC5CDR spans their PubTator type. AIDA in-KB accuracy counts a NIL answer on a linked mention
 as wrong; "no NIL" takes the best candidate instead. NCBI acc@1: the answer is one of the gold ids.
@@ -81,7 +84,7 @@ def examples(name: str, docs: list[Doc], kb: KnowledgeBase, cache: Path, rebuild
         with path.open("rb") as handle:
             return pickle.load(handle)
     learn, held = held_out_split(docs, 0.1)
-    linker = GeneralLinker()
+    linker = linked_with_vectors(kb, cache)
     started = time.perf_counter()
     found = tuple(corpus_examples(linker, LinkingCorpus(name, part, kb), nil_rate=0.15, misspell_rate=0.1,
                                   label_noise=0.25, seed=seed)
@@ -93,6 +96,19 @@ def examples(name: str, docs: list[Doc], kb: KnowledgeBase, cache: Path, rebuild
     return found
 
 
+def linked_with_vectors(kb: KnowledgeBase, cache: Path, scorer: GeneralScorer | None = None) -> GeneralLinker:
+    """A general linker over `kb` reading the KB's entity vectors, computed once and cached beside the KB."""
+    linker = GeneralLinker()
+    linker.set_kb(kb)
+    if scorer is not None:
+        linker.set_scorer(scorer)
+    folder = cache / f"vectors-{Path(getattr(kb, 'path', 'kb')).name}"
+    started = time.perf_counter()
+    linker.precompute_entity_vectors(folder, show_progress=True)
+    log(f"entity vectors of {folder.name}: ready in {time.perf_counter() - started:.0f} s")
+    return linker
+
+
 def train(parts: dict[str, tuple[list[GeneralExample], list[GeneralExample]]], names: list[str]
           ) -> GeneralScorer:
     learn = [example for name in names for example in parts[name][0]]
@@ -102,10 +118,8 @@ def train(parts: dict[str, tuple[list[GeneralExample], list[GeneralExample]]], n
     return scorer
 
 
-def evaluate(scorer: GeneralScorer, kb: KnowledgeBase, gold: list[Doc]) -> tuple[LinkScores, float]:
-    linker = GeneralLinker()
-    linker.set_kb(kb)
-    linker.set_scorer(scorer)
+def evaluate(scorer: GeneralScorer, kb: KnowledgeBase, gold: list[Doc], cache: Path) -> tuple[LinkScores, float]:
+    linker = linked_with_vectors(kb, cache, scorer)
     list(linker.pipe(strip_links(gold[:2])))
     started = time.perf_counter()
     predicted = list(linker.pipe(strip_links(gold), batch_size=16))
@@ -148,8 +162,8 @@ def main() -> int:
     aida_gold = with_conll_labels(list(read_aida(args.test or args.aida_dev)),
                                   args.test_conll or conll / "valid.txt")
     ncbi_gold = list(read_corpus(args.ncbi_test or args.ncbi_dev, "pubtator"))
-    aida, aida_speed = evaluate(train(parts, ["ncbi", "bc5cdr"]), aida_kb, aida_gold)
-    ncbi, ncbi_speed = evaluate(train(parts, ["aida", "bc5cdr"]), medic_kb, ncbi_gold)
+    aida, aida_speed = evaluate(train(parts, ["ncbi", "bc5cdr"]), aida_kb, aida_gold, args.cache)
+    ncbi, ncbi_speed = evaluate(train(parts, ["aida", "bc5cdr"]), medic_kb, ncbi_gold, args.cache)
     if args.save_shipped is not None:
         shipped = train(parts, ["aida", "ncbi", "bc5cdr"])
         save_scorer(shipped, args.save_shipped, {

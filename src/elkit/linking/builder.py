@@ -196,8 +196,9 @@ def create_simple(
             None: the CPU).
         precompute_embeddings: Encode every entity's text and name once and keep the vectors in the cache
             (``entity-vectors-*``), so linking reads them instead of encoding each candidate it meets (general
-            linker only). Costs one pass of the encoder over the KB (about 4 minutes for 37k entities on two
-            CPU cores), paid once per KB; worth it when many documents are linked against the same KB.
+            linker only). Costs one encoder pass over every entity's text and name, paid once per KB (the
+            37k entities of the AIDA KB: benchmarks/RESULTS.md); worth it when many documents are linked
+            against the same KB.
 
     Raises:
         ConfigError: Neither `entities` nor `kb` is given, a path does not exist, or the KB has no types and no
